@@ -184,7 +184,7 @@ struct lab_step {
 			int64_t accept_after_ns;
 			enum lab_eof_mode on_eof;
 			enum lab_data_mode data;
-			char group[LAB_NAME_MAX];  /* connections accepted here; default "PORT" */
+			char group[LAB_NAME_MAX];  /* connections accepted here; default "s" */
 		} listen;
 		struct {
 			int target_host;       /* HOST:PORT names a host ... */
@@ -263,6 +263,13 @@ struct lab {
 int lab_parse_file(const char *path, struct lab **out, struct lc_err *e);
 int lab_parse_string(const char *name, const char *text, struct lab **out, struct lc_err *e);
 void lab_free(struct lab *lab);
+
+/* The same, and on failure *all (when all is not NULL) receives every error line, malloc'd,
+ * caller frees: e->msg (LC_ERR_MAX bytes) holds only the errors that fit, followed by
+ * "FILE: N more errors not shown".  Added for labctl check, which prints them all. */
+int lab_parse_file_errs(const char *path, struct lab **out, struct lc_err *e, char **all);
+int lab_parse_string_errs(const char *name, const char *text, struct lab **out,
+			  struct lc_err *e, char **all);
 
 /* Lookups; -1 when absent. */
 int lab_host_find(const struct lab *lab, const char *name);
