@@ -298,6 +298,10 @@ int lab_parse_addr(const char *s, bool want_prefix, struct lab_addr *out);
 int lab_addr_format(const struct lab_addr *a, char *buf, size_t len); /* with /len if >= 0 */
 bool lab_addr_same_subnet(const struct lab_addr *a, const struct lab_addr *b);
 
+/* The textbook name of the state closest to word (separators ignored, ties to the nearest
+ * digit: FIN_WAIT3 gives FIN_WAIT_2), or NULL.  Added for the parser's "did you mean". */
+const char *lab_state_suggest(const char *word);
+
 /* The closest candidate within edit distance 2 (case-insensitive), or NULL. */
 const char *lab_suggest(const char *word, const char *const *candidates, size_t n);
 

@@ -57,16 +57,22 @@ struct deferred {
 	struct lab_pos pos;
 };
 
+struct perr_item {
+	int line, col, seq;
+	char *text;          /* "FILE:LINE:COL: message" */
+};
+
 struct parser {
 	struct lab *lab;
 	const char *file;
 	int line;
 	int end_col;
-	/* errors */
-	int nerr;
+	/* errors, sorted by line when done (whole-file checks come last) */
+	struct perr_item *items;
+	int nerr, cap_items;
 	bool stopped;
 	bool oom;
-	char *errs;
+	char *errs;          /* joined, built at the end */
 	size_t elen, ecap;
 	/* growable arrays of the lab */
 	int cap_hosts, cap_links, cap_routes, cap_rules, cap_captures, cap_steps;
@@ -95,25 +101,21 @@ static const char *const verbs[] = {
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-static void err_append(struct parser *p, const char *s)
+static void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz);
+
+static void err_add(struct parser *p, int line, int col, const char *text)
 {
-	size_t n = strlen(s);
-	if (p->elen + n + 2 > p->ecap) {
-		size_t cap = p->ecap ? p->ecap * 2 : 1024;
-		while (cap < p->elen + n + 2)
-			cap *= 2;
-		char *ne = realloc(p->errs, cap);
-		if (!ne) {
-			p->oom = true;
-			return;
-		}
-		p->errs = ne;
-		p->ecap = cap;
-	}
-	if (p->elen)
-		p->errs[p->elen++] = '\n';
-	memcpy(p->errs + p->elen, s, n + 1);
-	p->elen += n;
+	int seq = p->nerr;
+	struct perr_item *it = push(p, (void **)&p->items, &p->nerr, &p->cap_items,
+				    sizeof(*it));
+	if (!it)
+		return;
+	it->line = line;
+	it->col = col;
+	it->seq = seq;
+	it->text = strdup(text);
+	if (!it->text)
+		p->oom = true;
 }
 
 /* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return perr(...)`. */
@@ -128,14 +130,48 @@ static int perr(struct parser *p, int col, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(line, sizeof(line), "%s:%d:%d: %s", p->file, p->line, col > 0 ? col : 1, msg);
-	err_append(p, line);
-	if (++p->nerr >= LAB_MAX_ERRORS) {
+	err_add(p, p->line, col, line);
+	if (p->nerr >= LAB_MAX_ERRORS) {
 		snprintf(line, sizeof(line), "%s:%d:%d: too many errors (%d); stopping here",
 			 p->file, p->line, col > 0 ? col : 1, LAB_MAX_ERRORS);
-		err_append(p, line);
+		err_add(p, 1 << 30, 0, line);
 		p->stopped = true;
 	}
 	return -1;
+}
+
+static int item_cmp(const void *x, const void *y)
+{
+	const struct perr_item *a = x, *b = y;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sort by line (stable) and join with '\n' into p->errs. */
+static void errs_join(struct parser *p)
+{
+	qsort(p->items, (size_t)p->nerr, sizeof(*p->items), item_cmp);
+	size_t len = 1;
+	for (int i = 0; i < p->nerr; i++)
+		len += strlen(p->items[i].text ? p->items[i].text : "") + 1;
+	p->errs = malloc(len);
+	if (!p->errs) {
+		p->oom = true;
+		return;
+	}
+	p->elen = 0;
+	p->errs[0] = '\0';
+	for (int i = 0; i < p->nerr; i++) {
+		const char *t = p->items[i].text ? p->items[i].text : "";
+		size_t l = strlen(t);
+		if (i)
+			p->errs[p->elen++] = '\n';
+		memcpy(p->errs + p->elen, t, l + 1);
+		p->elen += l;
+	}
 }
 
 /* "; did you mean X?" or "" */
@@ -667,6 +703,11 @@ static int sysctl_parse(struct parser *p, const struct tok *t, struct lab_sysctl
 	return 0;
 }
 
+static int host_opts(struct parser *p, struct tok *t, int n, struct lab_host *hp,
+		     struct lab_pos *apos);
+static int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
+		       const char *const *keys, size_t n);
+
 static int st_host(struct parser *p, struct tok *t, int n)
 {
 	struct lab *lab = p->lab;
@@ -693,8 +734,35 @@ static int st_host(struct parser *p, struct tok *t, int n)
 	struct lab_host h;
 	struct lab_pos apos[LAB_HOST_ADDRS];
 	memset(&h, 0, sizeof(h));
+	memset(apos, 0, sizeof(apos));
 	snprintf(h.name, sizeof(h.name), "%s", name);
 	h.pos = pos_at(p, t[1].col);
+	/* A host whose options have an error is still defined (with the good parts), so the
+	 * lines that use it do not pile "unknown host" errors on top. */
+	int rc = host_opts(p, t, n, &h, apos);
+	struct lab_host *nh = push(p, (void **)&lab->hosts, &lab->nhosts, &p->cap_hosts,
+				   sizeof(*nh));
+	if (!nh)
+		return -1;
+	*nh = h;
+	/* keep addr_pos parallel to hosts */
+	void *na = realloc(p->addr_pos, (size_t)p->cap_hosts * sizeof(*p->addr_pos));
+	if (!na) {
+		p->oom = true;
+		return -1;
+	}
+	p->addr_pos = na;
+	memcpy(p->addr_pos[lab->nhosts - 1], apos, sizeof(apos));
+	return rc;
+}
+
+/* The options of a host line into *hp (only the good ones land there). */
+static int host_opts(struct parser *p, struct tok *t, int n, struct lab_host *hp,
+		     struct lab_pos *apos)
+{
+	struct lab *lab = p->lab;
+	struct lab_host *h = hp;
+	const char *name = h->name;
 	for (int i = 2; i < n; i++) {
 		const char *k = t[i].s;
 		if (!strcmp(k, "addr")) {
@@ -705,63 +773,41 @@ static int st_host(struct parser *p, struct tok *t, int n)
 			if (lab_parse_addr(t[i].s, true, &a)) {
 				if (lab_parse_addr(t[i].s, false, &a) == 0)
 					return perr(p, t[i].col,
-						    "addr needs a prefix length, like %s/24",
-						    t[i].s);
+						    "addr needs a prefix length, like %s/24", t[i].s);
 				return perr(p, t[i].col,
-					    "expected an address like 10.0.0.1/24, got \"%s\"",
-					    t[i].s);
+					    "expected an address like 10.0.0.1/24, got \"%s\"", t[i].s);
 			}
-			if (h.naddrs >= LAB_HOST_ADDRS)
-				return perr(p, t[i].col, "host %s has more than %d addresses",
-					    name, LAB_HOST_ADDRS);
-			if (host_has_addr(&h, &a))
+			if (h->naddrs >= LAB_HOST_ADDRS)
+				return perr(p, t[i].col, "host %s has more than %d addresses", name,
+					    LAB_HOST_ADDRS);
+			if (host_has_addr(h, &a))
 				return perr(p, t[i].col, "address %s given twice", t[i].s);
 			int owner = addr_owner(lab, &a);
 			if (owner >= 0)
 				return perr(p, t[i].col, "address %s already belongs to host %s",
 					    t[i].s, lab->hosts[owner].name);
-			apos[h.naddrs] = pos_at(p, t[i].col);
-			h.addrs[h.naddrs++] = a;
+			apos[h->naddrs] = pos_at(p, t[i].col);
+			h->addrs[h->naddrs++] = a;
 		} else if (!strcmp(k, "sysctl")) {
 			if (need(p, t, i, n, "KEY=VALUE, like net.ipv4.tcp_syncookies=0"))
 				return -1;
 			i++;
-			if (h.nsysctls >= LAB_HOST_SYSCTLS)
+			if (h->nsysctls >= LAB_HOST_SYSCTLS)
 				return perr(p, t[i].col, "host %s has more than %d sysctls", name,
 					    LAB_HOST_SYSCTLS);
 			struct lab_sysctl sc;
 			if (sysctl_parse(p, &t[i], &sc))
 				return -1;
-			for (int j = 0; j < h.nsysctls; j++)
-				if (!strcmp(h.sysctls[j].key, sc.key))
+			for (int j = 0; j < h->nsysctls; j++)
+				if (!strcmp(h->sysctls[j].key, sc.key))
 					return perr(p, t[i].col, "sysctl %s given twice", sc.key);
-			h.sysctls[h.nsysctls++] = sc;
+			h->sysctls[h->nsysctls++] = sc;
 		} else if (!strcmp(k, "forward")) {
-			h.forward = true;
+			h->forward = true;
 		} else {
 			static const char *const keys[] = {"addr", "sysctl", "forward"};
-			char sug[96];
-			mean(sug, sizeof(sug), k, keys, 3);
-			if (sug[0])
-				return perr(p, t[i].col, "unknown key \"%s\"%s", k, sug);
-			return perr(p, t[i].col,
-				    "unknown key \"%s\" (host takes addr, sysctl, forward)", k);
+			return unknown_key(p, &t[i], "host", keys, 3);
 		}
-	}
-	struct lab_host *nh = push(p, (void **)&lab->hosts, &lab->nhosts, &p->cap_hosts,
-				   sizeof(*nh));
-	if (!nh)
-		return -1;
-	*nh = h;
-	/* keep addr_pos parallel to hosts */
-	if (p->cap_hosts > 0) {
-		void *na = realloc(p->addr_pos, (size_t)p->cap_hosts * sizeof(*p->addr_pos));
-		if (!na) {
-			p->oom = true;
-			return -1;
-		}
-		p->addr_pos = na;
-		memcpy(p->addr_pos[lab->nhosts - 1], apos, sizeof(apos));
 	}
 	return 0;
 }
@@ -1024,13 +1070,16 @@ static int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, i
 		{IMP_GAP, IMP_REORDER, K_GAP, "gap needs reorder"},
 	};
 	for (size_t j = 0; j < sizeof(deps) / sizeof(deps[0]); j++) {
-		for (int d = 0; d < 2; d++) {
-			if ((imp[d].set & deps[j].bit) && !(imp[d].set & deps[j].needs)) {
+		bool bad[2];
+		for (int d = 0; d < 2; d++)
+			bad[d] = (imp[d].set & deps[j].bit) && !(imp[d].set & deps[j].needs);
+		if (bad[0] && bad[1] && cols[0][deps[j].key] == cols[1][deps[j].key])
+			return perr(p, cols[0][deps[j].key], "%s", deps[j].msg);
+		for (int d = 0; d < 2; d++)
+			if (bad[d])
 				return perr(p, cols[d][deps[j].key], "%s (in direction %s>%s)",
 					    deps[j].msg, p->lab->hosts[d ? b : a].name,
 					    p->lab->hosts[d ? a : b].name);
-			}
-		}
 	}
 	return 0;
 }
@@ -1969,34 +2018,13 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 	} else {
 		int st = lab_state_parse(w);
 		if (st < 0) {
-			/* Compare with separators dropped, so FIN_WAIT3 finds FIN_WAIT_2. */
-			static const char *const shown[] = {
-				"ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT_1", "FIN_WAIT_2",
-				"TIME_WAIT", "CLOSED", "CLOSE_WAIT", "LAST_ACK", "LISTEN",
-				"CLOSING", "counter", "event",
-			};
-			enum { NSHOWN = sizeof(shown) / sizeof(shown[0]) };
-			char keys[NSHOWN][24], wkey[64];
-			const char *kp[NSHOWN];
-			size_t j = 0, wl = 0;
-			for (const char *c = w; *c && wl + 1 < sizeof(wkey); c++)
-				if (*c != '_' && *c != '-')
-					wkey[wl++] = *c;
-			wkey[wl] = '\0';
-			for (j = 0; j < NSHOWN; j++) {
-				size_t kl = 0;
-				for (const char *c = shown[j]; *c; c++)
-					if (*c != '_')
-						keys[j][kl++] = *c;
-				keys[j][kl] = '\0';
-				kp[j] = keys[j];
-			}
-			const char *best = lab_suggest(wkey, kp, NSHOWN);
-			for (j = 0; best && j < NSHOWN; j++)
-				if (kp[j] == best)
-					return perr(p, t[2].col,
-						    "unknown state \"%s\"; did you mean %s?", w,
-						    shown[j]);
+			const char *best = lab_state_suggest(w);
+			static const char *const words[] = {"counter", "event"};
+			if (!best)
+				best = lab_suggest(w, words, 2);
+			if (best)
+				return perr(p, t[2].col, "unknown state \"%s\"; did you mean %s?", w,
+					    best);
 			return perr(p, t[2].col,
 				    "unknown state \"%s\" (ESTABLISHED, SYN_SENT, SYN_RECV, "
 				    "FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSE_WAIT, "
@@ -2246,6 +2274,9 @@ static void lines_free(struct line *lines, int n)
 
 static void parser_free(struct parser *p)
 {
+	for (int i = 0; i < p->nerr; i++)
+		free(p->items[i].text);
+	free(p->items);
 	free(p->addr_pos);
 	free(p->groups);
 	free(p->decls);
@@ -2311,6 +2342,8 @@ static int parse_text(const char *name, const char *text, size_t len, struct lab
 		parse_line(&p, &lines[i]);
 	if (!p.stopped && !p.oom)
 		check_whole(&p, nlines);
+	if (p.nerr && !p.oom)
+		errs_join(&p);
 	if (p.oom) {
 		rc = err_set(e, -ENOMEM, "%s: out of memory", p.file);
 		goto out_free;
