@@ -13,7 +13,6 @@
 		return LC_EXIT_USAGE;                                               \
 	}
 
-STUB(check)
 STUB(ss)
 STUB(watch)
 STUB(ladder)
