@@ -135,7 +135,7 @@ int cmd_run(int argc, char **argv)
 	struct run_opts o = {.out = stdout, .kind = "run"};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'E':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "netem") &&

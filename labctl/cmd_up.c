@@ -107,7 +107,7 @@ int cmd_up(int argc, char **argv)
 	char id[TOPO_ID_MAX];
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'I': o.id = optarg; break;
 		case 'E': o.engine = optarg; break;

@@ -13,6 +13,7 @@
 
 #include "netns.h"
 #include "registry.h"
+#include "stall.h"
 #include "topo.h"
 
 struct run {
@@ -334,6 +335,8 @@ void run_free(struct run *r)
 {
 	if (!r)
 		return;
+	if (r->topo)
+		stall_point("teardown");
 	topo_free(r->topo);
 	if (r->registered)
 		reg_remove(r->id);

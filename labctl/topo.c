@@ -10,6 +10,7 @@
 
 #include "link.h"
 #include "netns.h"
+#include "stall.h"
 
 void topo_make_id(const char *lab_name, char *id, size_t len)
 {
@@ -185,6 +186,7 @@ int topo_build(const struct lab *lab, const char *id, struct engine *en, struct 
 			goto err;
 	if ((rc = links_make(t, e)) < 0)
 		goto err;
+	stall_point("build");
 	for (int h = 0; h < t->nhosts; h++)
 		if ((rc = host_addrs(t, h, e)) < 0)
 			goto err;

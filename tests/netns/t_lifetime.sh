@@ -20,29 +20,50 @@ live_inodes() {
 	{ lsns -t net -n -o NS 2>/dev/null; stat -L -c %i /run/netns/* 2>/dev/null; } | sort -u
 }
 
-kill_at() {  # kill_at MS EXTRA_ARGS...: start a run, SIGKILL it after MS ms, check
-	local ms=$1; shift
-	local id="lk$ms-$T_SUFFIX" pid inos phase leaked
-	"$LABCTL" run tests/data/labs/wait.lab --id "$id" "$@" >"$T_TMP/run.out" 2>&1 &
+# kill_in PHASE EXTRA_ARGS...: start a run that stalls at PHASE (LABCTL_TEST_STALL; "run" is
+# the lab's own wait step), SIGKILL it there, then check that nothing it made survives.
+kill_in() {
+	local phase=$1; shift
+	local id="lk-$phase-$T_SUFFIX$#" pid inos leaked what out="$T_TMP/run-$phase$#.out"
+	case $phase in
+	build|teardown) what="labctl: stall $phase" ;;
+	run) what="^lab wait" ;;
+	esac
+	LABCTL_TEST_STALL="$phase:5000" "$LABCTL" run tests/data/labs/wait-long.lab --id "$id" "$@" \
+		>"$out" 2>&1 &
 	pid=$!
-	sleep "$(printf '0.%03d' "$ms")"
+	if ! wait_for 20 grep -q "$what" "$out"; then
+		not_ok "labctl reached the $phase phase"; kill -9 "$pid"; return
+	fi
 	inos=$(held_inodes "$pid")
-	kill -9 "$pid" 2>/dev/null
+	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
-	if grep -q '^PASS' "$T_TMP/run.out"; then phase=teardown-or-after
-	elif grep -q '^lab ' "$T_TMP/run.out"; then phase=run
-	else phase=build; fi
 	sleep 0.3   # the reaper (for --expose) acts when it sees its parent gone
 	leaked=$(comm -12 <(echo "$inos") <(live_inodes) | grep -c .)
-	check_eq "SIGKILL at ${ms}ms ($phase, ${#inos} bytes of inodes held) leaves no namespace alive" "$leaked" 0
-	check_eq "SIGKILL at ${ms}ms leaves no /run/netns entry" "$(ls /run/netns 2>/dev/null | grep -c "^$id-")" 0
-	check_eq "SIGKILL at ${ms}ms leaves no device in the root namespace" "$(ip -o link | wc -l)" "$root_links"
-	check_eq "SIGKILL at ${ms}ms leaves no process of the lab" \
+	check "labctl held the lab's namespaces when killed in $phase" test "$(echo "$inos" | grep -c .)" -ge 1
+	check_eq "SIGKILL in $phase $* leaves none of its $(echo "$inos" | grep -c .) namespaces alive" "$leaked" 0
+	check_eq "SIGKILL in $phase $* leaves no /run/netns entry" "$(ls /run/netns 2>/dev/null | grep -c "^$id-")" 0
+	check_eq "SIGKILL in $phase $* leaves no device in the root namespace" "$(ip -o link | wc -l)" "$root_links"
+	check_eq "SIGKILL in $phase $* leaves no process of the lab" \
 		"$(ps -eo args | grep -v grep | grep -c -- "$id")" 0
+	check_eq "SIGKILL in $phase $* leaves no registry entry" "$(ls /run/labctl 2>/dev/null | grep -c "^$id")" 0
 }
 
-for ms in 1 5 15 30 60 120 200 290 310 330 360; do kill_at "$ms"; done
-for ms in 20 150; do kill_at "$ms" --expose; done
+for phase in build run teardown; do kill_in "$phase"; kill_in "$phase" --expose; done
+
+# And at arbitrary moments, with no stall: the union of what it held must be gone.
+for ms in 2 10 40 80 160 240; do
+	id="lr$ms-$T_SUFFIX"
+	"$LABCTL" run tests/data/labs/wait.lab --id "$id" >/dev/null 2>&1 &
+	pid=$!
+	inos=""; end=$((${EPOCHREALTIME/./} + ms * 1000))
+	while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do inos+=$'\n'$(held_inodes "$pid"); done
+	kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	inos=$(echo "$inos" | grep . | sort -u)
+	check_eq "SIGKILL at ${ms}ms leaves none of the $(echo "$inos" | grep -c .) namespaces seen alive" \
+		"$(comm -12 <(echo "$inos") <(live_inodes) | grep -c .)" 0
+	check_eq "SIGKILL at ${ms}ms leaves no device in the root namespace" "$(ip -o link | wc -l)" "$root_links"
+done
 
 # A dead supervisor: ls says so, down removes what it left, and only that.
 ID="ld-$T_SUFFIX"

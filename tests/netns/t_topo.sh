@@ -59,6 +59,6 @@ err=$("$LABCTL" run tests/data/labs/badgw.lab --id "bg-$T_SUFFIX" 2>&1); rc=$?
 check_eq "a route the kernel refuses exits 2" "$rc" 2
 check "the error shows the kernel's extack message" grep -q 'kernel: Nexthop has invalid gateway' <<<"$err"
 check "the error names the namespace" grep -q "namespace bg-$T_SUFFIX-client" <<<"$err"
-check "the error gives the lab file position" grep -q 'badgw.lab:6:1:' <<<"$err"
+check "the error gives the lab file position" grep -q 'badgw.lab:7:1:' <<<"$err"
 check_eq "the failed build left no namespace" "$(ip netns list | grep -c "^bg-$T_SUFFIX")" 0
 t_done
