@@ -16,4 +16,3 @@
 STUB(ss)
 STUB(watch)
 STUB(ladder)
-STUB(impair)

@@ -73,6 +73,10 @@ static int supervise(const char *file, struct run_opts *o, bool steps, int repor
 		dprintf(report, "%s", e.msg);
 		goto out;
 	}
+	if (run_ctl_listen(r, &e) < 0) {
+		dprintf(report, "%s", e.msg);
+		goto out;
+	}
 	dprintf(report, "ok");
 	close(report);
 	report = -1;

@@ -196,3 +196,22 @@ int reg_host_path(const char *id, const char *host, char *path, size_t len, stru
 	reg_entry_clear(&r);
 	return rc;
 }
+
+void reg_warn_dead(FILE *f)
+{
+	char **ids;
+	int n;
+	if (reg_ids(&ids, &n, NULL) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct reg_entry r;
+		if (reg_read(ids[i], &r, NULL) == 0) {
+			if (!reg_alive(&r))
+				fprintf(f, "labctl: note: lab %s's supervisor (pid %d) is gone; "
+					"`labctl down %s` removes what it left\n", r.id, (int)r.pid, r.id);
+			reg_entry_clear(&r);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+}

@@ -9,6 +9,7 @@
 #define LABCTL_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -47,5 +48,8 @@ unsigned long long reg_proc_start(pid_t pid);
 /* Path of a host's namespace of a registered lab: /run/netns/ID-HOST; fails with the list of
  * hosts (and a suggestion) when HOST is not one of the lab's. */
 int reg_host_path(const char *id, const char *host, char *path, size_t len, struct lc_err *e);
+
+/* Print one line to f for each registered lab whose supervisor is gone. */
+void reg_warn_dead(FILE *f);
 
 #endif

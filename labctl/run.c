@@ -7,10 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "netns.h"
 #include "registry.h"
 #include "stall.h"
@@ -20,7 +24,10 @@ struct run {
 	const struct lab *lab;
 	struct run_opts o;
 	struct ev_loop *loop;
+	struct engine *en;
 	struct topo *topo;
+	int ctl_fd;              /* supervisor's control socket, -1 if none */
+	ev_io ctl_w;
 	char id[TOPO_ID_MAX];
 	char why_engine[256];
 	char **lines;            /* the lab file's lines, for the step log */
@@ -192,6 +199,7 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 		r->o.kind = "run";
 	r->reaper = -1;
 	r->reaper_pipe = -1;
+	r->ctl_fd = -1;
 	load_lines(r);
 	if (opts->id) {
 		if ((rc = topo_check_id(opts->id, e)) < 0)
@@ -211,8 +219,12 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 	ev_signal_start(r->loop, &r->sigint);
 	ev_signal_start(r->loop, &r->sigterm);
 
-	snprintf(r->why_engine, sizeof(r->why_engine), "veth");
-	if ((rc = topo_build(lab, r->id, NULL, &r->topo, e)) < 0)
+	uint64_t seed = opts->has_seed ? opts->seed : lab->has_seed ? lab->seed : 1;
+	rc = engine_new(opts->engine ? opts->engine : "auto", lab, seed, &r->en, r->why_engine,
+			sizeof(r->why_engine), e);
+	if (rc < 0)
+		goto err;
+	if ((rc = topo_build(lab, r->id, r->en, &r->topo, e)) < 0)
 		goto err;
 	if (r->o.expose) {
 		/* Record before binding, so a crash in between leaves nothing unaccounted for. */
@@ -253,9 +265,33 @@ static void run_sleep(struct run *r, int64_t ns)
 	ev_timer_stop(r->loop, &t);
 }
 
+/* Apply an impair step (or a `labctl impair` request) through the engine. */
+static int run_impair(struct run *r, int link, bool dir_only, int dir,
+		      const struct lab_impair imp[2], struct lc_err *e)
+{
+	if (link < 0 || link >= r->lab->nlinks || dir < 0 || dir > 1)
+		return err_set(e, -EINVAL, "no such link");
+	for (int d = 0; d < 2; d++) {
+		if (dir_only && d != dir)
+			continue;
+		int rc = r->en->ops->link_impair(r->en, link, d, &imp[d], e);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int step_exec(struct run *r, const struct lab_step *st, struct lc_err *e)
 {
+	int rc;
 	switch (st->op) {
+	case LAB_OP_IMPAIR:
+		rc = run_impair(r, st->u.impair.link, st->u.impair.dir_only, st->u.impair.dir,
+				st->u.impair.imp, e);
+		if (rc < 0)
+			return rc;
+		log_step(r, st, "ok", "");
+		return 0;
 	case LAB_OP_WAIT:
 		run_sleep(r, st->u.wait.ns);
 		log_step(r, st, "ok", "");
@@ -335,9 +371,17 @@ void run_free(struct run *r)
 {
 	if (!r)
 		return;
+	if (r->ctl_fd >= 0) {
+		char path[128];
+		ev_io_stop(r->loop, &r->ctl_w);
+		close(r->ctl_fd);
+		snprintf(path, sizeof(path), REG_DIR "/%s.sock", r->id);
+		unlink(path);
+	}
 	if (r->topo)
 		stall_point("teardown");
 	topo_free(r->topo);
+	engine_free(r->en);
 	if (r->registered)
 		reg_remove(r->id);
 	if (r->reaper_pipe >= 0)
@@ -353,4 +397,91 @@ void run_free(struct run *r)
 		free(r->lines[i]);
 	free(r->lines);
 	free(r);
+}
+
+/* ---- the supervisor's control socket ---- */
+
+static void ctl_path(const char *id, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	snprintf(sa->sun_path, sizeof(sa->sun_path), REG_DIR "/%s.sock", id);
+}
+
+static void on_ctl(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct run *r = w->data;
+	int c = accept4(r->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	struct run_ctl_req req;
+	struct run_ctl_rep rep = {0};
+	struct lc_err e = {0};
+	struct timeval tv = {2, 0};
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = recv(c, &req, sizeof(req), 0);
+	if (n != (ssize_t)sizeof(req) || req.magic != RUN_CTL_MAGIC) {
+		rep.rc = -EPROTO;
+		snprintf(rep.msg, sizeof(rep.msg), "malformed request");
+	} else {
+		rep.rc = run_impair(r, req.link, req.dir_only, req.dir, req.imp, &e);
+		const struct lab_link *L = req.link >= 0 && req.link < r->lab->nlinks
+			? &r->lab->links[req.link] : NULL;
+		if (rep.rc < 0)
+			snprintf(rep.msg, sizeof(rep.msg), "%s", e.msg);
+		else if (L)
+			snprintf(rep.msg, sizeof(rep.msg), "link %s %s changed (%s engine)",
+				 r->lab->hosts[L->a].name, r->lab->hosts[L->b].name, r->en->ops->name);
+	}
+	(void)!send(c, &rep, sizeof(rep), MSG_NOSIGNAL);
+	close(c);
+}
+
+int run_ctl_listen(struct run *r, struct lc_err *e)
+{
+	struct sockaddr_un sa;
+	ctl_path(r->id, &sa);
+	unlink(sa.sun_path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "control socket: %s", strerror(errno));
+	mode_t old = umask(0077);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(fd, 8) < 0) {
+		rc = -errno;
+		close(fd);
+		return err_set(e, rc, "control socket %s: %s", sa.sun_path, strerror(-rc));
+	}
+	r->ctl_fd = fd;
+	ev_io_init(&r->ctl_w, on_ctl, fd, EV_READ);
+	r->ctl_w.data = r;
+	ev_io_start(r->loop, &r->ctl_w);
+	return 0;
+}
+
+int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_rep *rep,
+		 struct lc_err *e)
+{
+	struct sockaddr_un sa;
+	ctl_path(id, &sa);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	struct timeval tv = {10, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int rc = 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		rc = err_set(e, -errno, "cannot reach lab %s's supervisor at %s: %s", id, sa.sun_path,
+			     strerror(errno));
+	else if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req))
+		rc = err_set(e, -errno, "sending to the supervisor: %s", strerror(errno));
+	else if (recv(fd, rep, sizeof(*rep), 0) != (ssize_t)sizeof(*rep))
+		rc = err_set(e, -EPROTO, "no answer from lab %s's supervisor", id);
+	else
+		rep->msg[sizeof(rep->msg) - 1] = '\0';
+	close(fd);
+	return rc;
 }

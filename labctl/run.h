@@ -44,4 +44,19 @@ const char *run_id(const struct run *r);
 void run_hold(struct run *r);
 void run_free(struct run *r);
 
+/* The supervisor's control socket (REG_DIR/ID.sock): `labctl impair` on an up lab. */
+#define RUN_CTL_MAGIC 0x6c616231u
+struct run_ctl_req {
+	uint32_t magic;
+	int32_t link, dir_only, dir;
+	struct lab_impair imp[2];
+};
+struct run_ctl_rep {
+	int32_t rc;
+	char msg[LC_ERR_MAX];
+};
+int run_ctl_listen(struct run *r, struct lc_err *e);
+int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_rep *rep,
+		 struct lc_err *e);
+
 #endif
