@@ -1105,7 +1105,7 @@ static int host_nlinks(const struct lab *lab, int h)
 }
 
 /* "HOST[:DEV]" -> host index and device name (or "" when not given). */
-static int link_end(struct parser *p, const struct tok *t, int *h, char *dev)
+static int link_end(struct parser *p, const struct tok *t, int *h, char *dev, int *dcol_out)
 {
 	char name[64];
 	const char *colon = strchr(t->s, ':');
@@ -1121,6 +1121,7 @@ static int link_end(struct parser *p, const struct tok *t, int *h, char *dev)
 	if (colon) {
 		const char *d = colon + 1;
 		int dcol = t->col + (int)nl + 1;
+		*dcol_out = dcol;
 		if (!*d)
 			return perr(p, dcol, "missing device name after ':'");
 		if (strlen(d) >= LAB_IFNAME_MAX)
@@ -1156,7 +1157,8 @@ static int st_link(struct parser *p, struct tok *t, int n)
 	memset(&l, 0, sizeof(l));
 	if (n < 3)
 		return perr(p, t[0].col, "link needs two hosts, like: link client server");
-	if (link_end(p, &t[1], &l.a, l.dev_a) || link_end(p, &t[2], &l.b, l.dev_b))
+	int dcol_a = t[1].col, dcol_b = t[2].col;
+	if (link_end(p, &t[1], &l.a, l.dev_a, &dcol_a) || link_end(p, &t[2], &l.b, l.dev_b, &dcol_b))
 		return -1;
 	if (l.a == l.b)
 		return perr(p, t[2].col, "link joins host %s to itself", lab->hosts[l.a].name);
@@ -1166,10 +1168,10 @@ static int st_link(struct parser *p, struct tok *t, int n)
 			    lab->hosts[l.a].name, lab->hosts[l.b].name, lab->links[prev].pos.line,
 			    lab->links[prev].pos.col);
 	if (l.dev_a[0] && dev_taken(lab, l.a, l.dev_a))
-		return perr(p, t[1].col, "host %s already has a device %s", lab->hosts[l.a].name,
+		return perr(p, dcol_a, "host %s already has a device %s", lab->hosts[l.a].name,
 			    l.dev_a);
 	if (l.dev_b[0] && dev_taken(lab, l.b, l.dev_b))
-		return perr(p, t[2].col, "host %s already has a device %s", lab->hosts[l.b].name,
+		return perr(p, dcol_b, "host %s already has a device %s", lab->hosts[l.b].name,
 			    l.dev_b);
 	if (parse_impairs(p, t, 3, n, l.a, l.b, l.dir, false, NULL))
 		return -1;
@@ -2197,7 +2199,7 @@ static void parse_line(struct parser *p, struct line *ln)
 }
 
 /* Checks that need the whole file: the black-hole range may come after hosts and floods. */
-static void check_whole(struct parser *p, int last_line)
+static void check_whole(struct parser *p)
 {
 	struct lab *lab = p->lab;
 	if (!lab->has_blackhole) {
@@ -2240,8 +2242,9 @@ static void check_whole(struct parser *p, int last_line)
 		     "nowhere)",
 		     fs, bh);
 	}
-	if (lab->nhosts == 0 && !p->stopped) {
-		p->line = last_line > 0 ? last_line : 1;
+	/* Only when nothing else is wrong: a host line with a bad name is reported already. */
+	if (lab->nhosts == 0 && p->nerr == 0) {
+		p->line = 1;
 		perr(p, 1, "no host statements: a lab needs at least one host");
 	}
 }
@@ -2341,7 +2344,7 @@ static int parse_text(const char *name, const char *text, size_t len, struct lab
 	for (int i = 0; i < nlines && !p.stopped && !p.oom; i++)
 		parse_line(&p, &lines[i]);
 	if (!p.stopped && !p.oom)
-		check_whole(&p, nlines);
+		check_whole(&p);
 	if (p.nerr && !p.oom)
 		errs_join(&p);
 	if (p.oom) {
