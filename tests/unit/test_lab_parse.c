@@ -826,6 +826,7 @@ static void test_bitrate_size(void **state)
 		{"100bit", 100}, {"500kbit", 500000}, {"10mbit", 10000000}, {"1gbit", 1000000000},
 		{"10Mbit", 10000000}, {"1kibit", 1024}, {"1mibit", 1048576}, {"1bps", 8},
 		{"1kbps", 8000}, {"2mbps", 16000000}, {"1.5mbit", 1500000}, {"1tbit", 1000000000000ULL},
+		{"10000000tbit", 10000000000000000000ULL},  /* above 2^63: still exact */
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(lab_parse_bitrate(ok[i].s, &bps), 0);
