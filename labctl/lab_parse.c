@@ -1140,12 +1140,12 @@ static int link_end(struct parser *p, const struct tok *t, int *h, char *dev, in
 	return 0;
 }
 
-static void default_dev(const struct lab *lab, int h, const char *other_dev, bool same,
-			char *dev)
+/* ethK for the host's K-th link, or the next free ethN when an explicit name took it. */
+static void default_dev(const struct lab *lab, int h, char *dev)
 {
 	for (int k = host_nlinks(lab, h);; k++) {
 		snprintf(dev, LAB_IFNAME_MAX, "eth%d", k);
-		if (!dev_taken(lab, h, dev) && !(same && !strcmp(dev, other_dev)))
+		if (!dev_taken(lab, h, dev))
 			return;
 	}
 }
@@ -1176,9 +1176,9 @@ static int st_link(struct parser *p, struct tok *t, int n)
 	if (parse_impairs(p, t, 3, n, l.a, l.b, l.dir, false, NULL))
 		return -1;
 	if (!l.dev_a[0])
-		default_dev(lab, l.a, "", false, l.dev_a);
+		default_dev(lab, l.a, l.dev_a);
 	if (!l.dev_b[0])
-		default_dev(lab, l.b, "", false, l.dev_b);
+		default_dev(lab, l.b, l.dev_b);
 	l.pos = pos_at(p, t[0].col);
 	struct lab_link *nl = push(p, (void **)&lab->links, &lab->nlinks, &p->cap_links,
 				   sizeof(*nl));
