@@ -1897,13 +1897,16 @@ static int st_wait(struct parser *p, struct tok *t, int n)
 }
 
 /* count [OP] N / queue [OP] N ...: OP separate or attached (">=5"); no OP means "=". */
-static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c)
+static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
+		     const char *what)
 {
 	static const struct { const char *op; enum lab_cmp cmp; } ops[] = {
 		{">=", LAB_CMP_GE}, {"<=", LAB_CMP_LE}, {"==", LAB_CMP_EQ}, {"!=", LAB_CMP_NE},
 		{">", LAB_CMP_GT},  {"<", LAB_CMP_LT},  {"=", LAB_CMP_EQ},
 	};
 	const struct tok *kt = &t[*i];
+	char label[96];
+	snprintf(label, sizeof(label), "%s%s%s", what ? what : "", what ? " " : "", kt->s);
 	if (need(p, t, *i, n, "a number, optionally after =, >=, <=, >, < or !="))
 		return -1;
 	(*i)++;
@@ -1918,7 +1921,7 @@ static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_
 			col += (int)l;
 			if (!*s) {
 				if (*i + 1 >= n)
-					return perr(p, t[*i].col, "%s %s needs a number", kt->s,
+					return perr(p, t[*i].col, "%s %s needs a number", label,
 						    t[*i].s);
 				(*i)++;
 				s = t[*i].s;
@@ -1928,7 +1931,7 @@ static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_
 		}
 	}
 	if (parse_uint(s, 0, INT64_MAX, &c->n))
-		return perr(p, col, "%s must be a whole number, got \"%s\"", kt->s, s);
+		return perr(p, col, "%s must be a whole number, got \"%s\"", label, s);
 	return 0;
 }
 
@@ -1966,7 +1969,7 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 				    name);
 		snprintf(e->u.expect.counter, sizeof(e->u.expect.counter), "%s", name);
 		i = 3;
-		if (get_count(p, t, &i, n, &e->u.expect.count))
+		if (get_count(p, t, &i, n, &e->u.expect.count, "counter"))
 			return -1;
 		i++;
 		for (; i < n; i++) {
@@ -2006,7 +2009,7 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 				i++;
 				snprintf(e->u.expect.group, LAB_NAME_MAX, "%s", t[i].s);
 			} else if (!strcmp(k2, "count")) {
-				if (get_count(p, t, &i, n, &e->u.expect.count))
+				if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
 					return -1;
 			} else if (!strcmp(k2, "within")) {
 				if (need(p, t, i, n, "a duration like 1s") ||
@@ -2070,18 +2073,18 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 					return -1;
 				e->u.expect.has_peer = true;
 			} else if (!queue && !strcmp(k, "count")) {
-				if (get_count(p, t, &i, n, &e->u.expect.count))
+				if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
 					return -1;
 			} else if (queue && !strcmp(k, "queue")) {
-				if (get_count(p, t, &i, n, &e->u.expect.queue))
+				if (get_count(p, t, &i, n, &e->u.expect.queue, NULL))
 					return -1;
 				e->u.expect.has_queue = true;
 			} else if (queue && !strcmp(k, "backlog")) {
-				if (get_count(p, t, &i, n, &e->u.expect.backlog))
+				if (get_count(p, t, &i, n, &e->u.expect.backlog, NULL))
 					return -1;
 				e->u.expect.has_backlog = true;
 			} else if (queue && !strcmp(k, "synrecv")) {
-				if (get_count(p, t, &i, n, &e->u.expect.synrecv))
+				if (get_count(p, t, &i, n, &e->u.expect.synrecv, NULL))
 					return -1;
 				e->u.expect.has_synrecv = true;
 			} else if (queue) {

@@ -691,6 +691,10 @@ static void test_errors_expect(void **state)
 	check_err(LINK2 "expect client event refused group c\n",
 		  "t.lab:4:35: unknown group \"c\" on host client (groups are made by connect/listen "
 		  "... as NAME, default c and s)");
+	check_err(LINK2 "expect server counter TcpExtX >=\n",
+		  "t.lab:4:31: counter TcpExtX >= needs a number");
+	check_err(LINK2 "expect server counter TcpExtX x\n",
+		  "t.lab:4:31: counter TcpExtX must be a whole number, got \"x\"");
 	check_err(LINK2 "expect client event\n", "t.lab:4:15: event needs a kind, like event refused");
 }
 
