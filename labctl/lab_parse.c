@@ -1105,7 +1105,7 @@ static int host_nlinks(const struct lab *lab, int h)
 }
 
 /* "HOST[:DEV]" -> host index and device name (or "" when not given). */
-static int link_end(struct parser *p, const struct tok *t, int *h, char *dev)
+static int link_end(struct parser *p, const struct tok *t, int *h, char *dev, int *dcol_out)
 {
 	char name[64];
 	const char *colon = strchr(t->s, ':');
@@ -1121,6 +1121,7 @@ static int link_end(struct parser *p, const struct tok *t, int *h, char *dev)
 	if (colon) {
 		const char *d = colon + 1;
 		int dcol = t->col + (int)nl + 1;
+		*dcol_out = dcol;
 		if (!*d)
 			return perr(p, dcol, "missing device name after ':'");
 		if (strlen(d) >= LAB_IFNAME_MAX)
@@ -1139,12 +1140,12 @@ static int link_end(struct parser *p, const struct tok *t, int *h, char *dev)
 	return 0;
 }
 
-static void default_dev(const struct lab *lab, int h, const char *other_dev, bool same,
-			char *dev)
+/* ethK for the host's K-th link, or the next free ethN when an explicit name took it. */
+static void default_dev(const struct lab *lab, int h, char *dev)
 {
 	for (int k = host_nlinks(lab, h);; k++) {
 		snprintf(dev, LAB_IFNAME_MAX, "eth%d", k);
-		if (!dev_taken(lab, h, dev) && !(same && !strcmp(dev, other_dev)))
+		if (!dev_taken(lab, h, dev))
 			return;
 	}
 }
@@ -1156,7 +1157,8 @@ static int st_link(struct parser *p, struct tok *t, int n)
 	memset(&l, 0, sizeof(l));
 	if (n < 3)
 		return perr(p, t[0].col, "link needs two hosts, like: link client server");
-	if (link_end(p, &t[1], &l.a, l.dev_a) || link_end(p, &t[2], &l.b, l.dev_b))
+	int dcol_a = t[1].col, dcol_b = t[2].col;
+	if (link_end(p, &t[1], &l.a, l.dev_a, &dcol_a) || link_end(p, &t[2], &l.b, l.dev_b, &dcol_b))
 		return -1;
 	if (l.a == l.b)
 		return perr(p, t[2].col, "link joins host %s to itself", lab->hosts[l.a].name);
@@ -1166,17 +1168,17 @@ static int st_link(struct parser *p, struct tok *t, int n)
 			    lab->hosts[l.a].name, lab->hosts[l.b].name, lab->links[prev].pos.line,
 			    lab->links[prev].pos.col);
 	if (l.dev_a[0] && dev_taken(lab, l.a, l.dev_a))
-		return perr(p, t[1].col, "host %s already has a device %s", lab->hosts[l.a].name,
+		return perr(p, dcol_a, "host %s already has a device %s", lab->hosts[l.a].name,
 			    l.dev_a);
 	if (l.dev_b[0] && dev_taken(lab, l.b, l.dev_b))
-		return perr(p, t[2].col, "host %s already has a device %s", lab->hosts[l.b].name,
+		return perr(p, dcol_b, "host %s already has a device %s", lab->hosts[l.b].name,
 			    l.dev_b);
 	if (parse_impairs(p, t, 3, n, l.a, l.b, l.dir, false, NULL))
 		return -1;
 	if (!l.dev_a[0])
-		default_dev(lab, l.a, "", false, l.dev_a);
+		default_dev(lab, l.a, l.dev_a);
 	if (!l.dev_b[0])
-		default_dev(lab, l.b, "", false, l.dev_b);
+		default_dev(lab, l.b, l.dev_b);
 	l.pos = pos_at(p, t[0].col);
 	struct lab_link *nl = push(p, (void **)&lab->links, &lab->nlinks, &p->cap_links,
 				   sizeof(*nl));
@@ -1895,13 +1897,16 @@ static int st_wait(struct parser *p, struct tok *t, int n)
 }
 
 /* count [OP] N / queue [OP] N ...: OP separate or attached (">=5"); no OP means "=". */
-static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c)
+static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
+		     const char *what)
 {
 	static const struct { const char *op; enum lab_cmp cmp; } ops[] = {
 		{">=", LAB_CMP_GE}, {"<=", LAB_CMP_LE}, {"==", LAB_CMP_EQ}, {"!=", LAB_CMP_NE},
 		{">", LAB_CMP_GT},  {"<", LAB_CMP_LT},  {"=", LAB_CMP_EQ},
 	};
 	const struct tok *kt = &t[*i];
+	char label[96];
+	snprintf(label, sizeof(label), "%s%s%s", what ? what : "", what ? " " : "", kt->s);
 	if (need(p, t, *i, n, "a number, optionally after =, >=, <=, >, < or !="))
 		return -1;
 	(*i)++;
@@ -1916,7 +1921,7 @@ static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_
 			col += (int)l;
 			if (!*s) {
 				if (*i + 1 >= n)
-					return perr(p, t[*i].col, "%s %s needs a number", kt->s,
+					return perr(p, t[*i].col, "%s %s needs a number", label,
 						    t[*i].s);
 				(*i)++;
 				s = t[*i].s;
@@ -1926,7 +1931,7 @@ static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_
 		}
 	}
 	if (parse_uint(s, 0, INT64_MAX, &c->n))
-		return perr(p, col, "%s must be a whole number, got \"%s\"", kt->s, s);
+		return perr(p, col, "%s must be a whole number, got \"%s\"", label, s);
 	return 0;
 }
 
@@ -1964,7 +1969,7 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 				    name);
 		snprintf(e->u.expect.counter, sizeof(e->u.expect.counter), "%s", name);
 		i = 3;
-		if (get_count(p, t, &i, n, &e->u.expect.count))
+		if (get_count(p, t, &i, n, &e->u.expect.count, "counter"))
 			return -1;
 		i++;
 		for (; i < n; i++) {
@@ -2004,7 +2009,7 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 				i++;
 				snprintf(e->u.expect.group, LAB_NAME_MAX, "%s", t[i].s);
 			} else if (!strcmp(k2, "count")) {
-				if (get_count(p, t, &i, n, &e->u.expect.count))
+				if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
 					return -1;
 			} else if (!strcmp(k2, "within")) {
 				if (need(p, t, i, n, "a duration like 1s") ||
@@ -2068,18 +2073,18 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 					return -1;
 				e->u.expect.has_peer = true;
 			} else if (!queue && !strcmp(k, "count")) {
-				if (get_count(p, t, &i, n, &e->u.expect.count))
+				if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
 					return -1;
 			} else if (queue && !strcmp(k, "queue")) {
-				if (get_count(p, t, &i, n, &e->u.expect.queue))
+				if (get_count(p, t, &i, n, &e->u.expect.queue, NULL))
 					return -1;
 				e->u.expect.has_queue = true;
 			} else if (queue && !strcmp(k, "backlog")) {
-				if (get_count(p, t, &i, n, &e->u.expect.backlog))
+				if (get_count(p, t, &i, n, &e->u.expect.backlog, NULL))
 					return -1;
 				e->u.expect.has_backlog = true;
 			} else if (queue && !strcmp(k, "synrecv")) {
-				if (get_count(p, t, &i, n, &e->u.expect.synrecv))
+				if (get_count(p, t, &i, n, &e->u.expect.synrecv, NULL))
 					return -1;
 				e->u.expect.has_synrecv = true;
 			} else if (queue) {
@@ -2197,7 +2202,7 @@ static void parse_line(struct parser *p, struct line *ln)
 }
 
 /* Checks that need the whole file: the black-hole range may come after hosts and floods. */
-static void check_whole(struct parser *p, int last_line)
+static void check_whole(struct parser *p)
 {
 	struct lab *lab = p->lab;
 	if (!lab->has_blackhole) {
@@ -2240,8 +2245,9 @@ static void check_whole(struct parser *p, int last_line)
 		     "nowhere)",
 		     fs, bh);
 	}
-	if (lab->nhosts == 0 && !p->stopped) {
-		p->line = last_line > 0 ? last_line : 1;
+	/* Only when nothing else is wrong: a host line with a bad name is reported already. */
+	if (lab->nhosts == 0 && p->nerr == 0) {
+		p->line = 1;
 		perr(p, 1, "no host statements: a lab needs at least one host");
 	}
 }
@@ -2341,7 +2347,7 @@ static int parse_text(const char *name, const char *text, size_t len, struct lab
 	for (int i = 0; i < nlines && !p.stopped && !p.oom; i++)
 		parse_line(&p, &lines[i]);
 	if (!p.stopped && !p.oom)
-		check_whole(&p, nlines);
+		check_whole(&p);
 	if (p.nerr && !p.oom)
 		errs_join(&p);
 	if (p.oom) {
