@@ -73,16 +73,22 @@ static void corr_init(struct impair_corr *c, double pct)
 	/* c->last keeps its value: a live change of correlation does not reset memory. */
 }
 
-/* sch_netem get_crandom(): a uniform u32 pulled toward the previous one by rho. */
+/* A correlated uniform draw.  sch_netem's get_crandom() averages the new draw with the last
+ * one, which narrows the distribution: "loss 10% 75%" then loses almost nothing (tc-netem(8)
+ * calls its correlation broken).  Here the last value is kept with probability rho and a
+ * fresh one drawn otherwise: every draw stays uniform, so a 10% loss stays 10% on average,
+ * and consecutive draws correlate by rho (a loss follows a loss with probability
+ * rho + (1 - rho) * p). */
 static uint32_t corr_draw(struct impair_corr *c, struct impair_rng *r)
 {
-	uint64_t value = impair_rng_u32(r);
 	if (c->rho == 0)
-		return (uint32_t)value;
-	uint64_t rho = (uint64_t)c->rho + 1;
-	uint32_t answer = (uint32_t)((value * ((1ULL << 32) - rho) + (uint64_t)c->last * rho) >> 32);
-	c->last = answer;
-	return answer;
+		return impair_rng_u32(r);
+	uint64_t x = impair_rng_next(r);
+	/* One 64-bit draw gives both the keep decision and the fresh value. */
+	if ((uint32_t)x < c->rho)
+		return c->last;
+	c->last = (uint32_t)(x >> 32);
+	return c->last;
 }
 
 /* sch_netem tabledist(): mu +- sigma, uniform or shaped by a table. */

@@ -7,7 +7,8 @@
  * impair_decide() turns one frame into a verdict: dropped, or sent once or twice (duplicate),
  * each copy at its own time, possibly with one bit flipped.  It follows sch_netem's
  * netem_enqueue() order (duplicate, loss, corrupt, queue limit, reorder, delay, rate) so the
- * two engines mean the same thing by the same numbers.  No I/O, no clocks: time comes in as
+ * two engines mean the same thing by the same numbers; one deliberate difference: correlation
+ * keeps the mean (netem's does not, see corr_draw in impair.c).  No I/O, no clocks: time comes in as
  * an argument, which is what makes the unit tests possible.
  *
  * impair_rule_match() classifies a frame (Ethernet + IPv4/IPv6 + TCP) for scripted rules.
@@ -32,7 +33,7 @@ uint32_t impair_rng_u32(struct impair_rng *r);
 /* The PRNG stream of direction dir of link `link` under lab seed `seed`. */
 uint64_t impair_stream_id(int link, int dir);
 
-/* netem's correlated uniform source (get_crandom): rho = 0 means independent draws. */
+/* A correlated uniform source: rho = 0 means independent draws (see corr_draw). */
 struct impair_corr {
 	uint32_t last;
 	uint32_t rho;
