@@ -14,7 +14,6 @@
 	}
 
 STUB(check)
-STUB(ss)
 STUB(watch)
 STUB(ladder)
 STUB(impair)
