@@ -500,7 +500,7 @@ int diag_parse_buf(const void *buf, size_t len, uint32_t seq, uint32_t portid, d
 						       ext[0] ? ": " : "", ext);
 				}
 			}
-			return 0;
+			break;  /* a recorded file may hold further dumps */
 		}
 		case NLMSG_ERROR: {
 			int rc = nl_error(nlh, "sock_diag", e);

@@ -117,7 +117,8 @@ void diag_record(struct diag *d, FILE *rec);
 int diag_parse_msg(const struct nlmsghdr *nlh, struct diag_sock *out, struct lc_err *e);
 
 /* Parse a buffer of netlink messages (one recv, or a recorded dump).  seq/portid 0 skip the
- * checks.  *done is set at NLMSG_DONE; *intr when a message carries NLM_F_DUMP_INTR. */
+ * checks.  *done is set at NLMSG_DONE (parsing goes on: a recording holds one dump per
+ * family); *intr when a message carries NLM_F_DUMP_INTR. */
 int diag_parse_buf(const void *buf, size_t len, uint32_t seq, uint32_t portid, diag_cb cb,
 		   void *arg, bool *done, bool *intr, struct lc_err *e);
 
