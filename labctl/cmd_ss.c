@@ -159,8 +159,7 @@ int cmd_ss(int argc, char **argv)
 	bool json = false, info = false, no_header = false;
 	const char *record = NULL;
 	if (ss_args_parse(argc, argv, with_value, &a, &e) < 0) {
-		fprintf(stderr, "labctl ss: %s\n", e.msg);
-		usage(stderr);
+		fprintf(stderr, "labctl ss: %s (see labctl ss --help)\n", e.msg);
 		return LC_EXIT_USAGE;
 	}
 	for (int k = 0; k < a.nrest; k++) {
@@ -174,8 +173,7 @@ int cmd_ss(int argc, char **argv)
 		else if (!strcmp(o, "--record"))  /* hidden: raw replies, for tests/data */
 			record = argv[a.rest[k] + 1];
 		else {
-			fprintf(stderr, "labctl ss: unknown option %s\n", o);
-			usage(stderr);
+			fprintf(stderr, "labctl ss: unknown option %s (see labctl ss --help)\n", o);
 			return LC_EXIT_USAGE;
 		}
 	}
