@@ -14,7 +14,6 @@
 	}
 
 STUB(check)
-STUB(watch)
 STUB(ladder)
 STUB(impair)
 STUB(run)

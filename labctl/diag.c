@@ -122,7 +122,10 @@ void diag_record(struct diag *d, FILE *rec)
 
 uint32_t diag_state_mask(const struct diag_filter *f)
 {
-	uint32_t m = (f && f->states) ? f->states : ~0u;
+	/* Only real TCP states: bit 13 (TCP_BOUND_INACTIVE) would make the kernel walk the
+	 * whole bind hash table on every dump. */
+	const uint32_t all = ((1u << LAB_TCP_MAX_STATES) - 1) & ~1u;
+	uint32_t m = (f && f->states) ? (f->states & all) : all;
 	/* Request sockets are TCP_NEW_SYN_RECV in the kernel's tables. */
 	if (m & (1u << LAB_TCP_SYN_RECV))
 		m |= 1u << LAB_TCP_NEW_SYN_RECV;
