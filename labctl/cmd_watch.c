@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"state change with its time, until interrupted.  Sockets that vanish are shown as\n"
 		"CLOSED.  port/addr filter in the kernel; STATE... only selects which changes are\n"
 		"printed (a change into or out of one of them).\n\n"
+		"  -4, -6          only IPv4 / IPv6 sockets (halves the polling cost)\n"
 		"  --interval DUR  poll period: 200us, 1ms, 0.5s (default 1ms)\n"
 		"  --for DUR       stop after DUR\n"
 		"  --json          one JSON object per change\n"

@@ -42,17 +42,30 @@ static char *put_str(char *p, const char *s)
 	return p + n;
 }
 
+static const char digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Two digits per step: this runs ~40 times per socket in --json output. */
 static char *put_u64(char *p, uint64_t v)
 {
 	char tmp[20];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
+	int n = 20;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		tmp[--n] = digits2[2 * r + 1];
+		tmp[--n] = digits2[2 * r];
+	}
+	if (v >= 10) {
+		tmp[--n] = digits2[2 * v + 1];
+		tmp[--n] = digits2[2 * v];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(p, tmp + n, (size_t)(20 - n));
+	return p + (20 - n);
 }
 
 static char *put_pad(char *p, const char *start, int width)
@@ -197,21 +210,10 @@ void sockfmt_row(struct sockfmt_buf *b, const struct diag_sock *s, bool info)
 	b->len += (size_t)(p - start);
 }
 
-static char *json_key(char *p, const char *k)
-{
-	*p++ = ',';
-	*p++ = '"';
-	p = put_str(p, k);
-	*p++ = '"';
-	*p++ = ':';
-	return p;
-}
-
-static char *json_u(char *p, const char *k, uint64_t v)
-{
-	p = json_key(p, k);
-	return put_u64(p, v);
-}
+/* ,"key": with the literal's length known at compile time */
+#define JSON_KEY(p, k) (memcpy((p), ",\"" k "\":", sizeof(k) + 3), (p) + sizeof(k) + 3)
+#define json_u(p, k, v) put_u64(JSON_KEY(p, k), (v))
+#define json_key(p, k) JSON_KEY(p, k)
 
 void sockfmt_json(struct sockfmt_buf *b, const struct diag_sock *s)
 {

@@ -1,5 +1,6 @@
 /* ssargs: the socket-selection arguments shared by `labctl ss` and `labctl watch`:
- *   ID HOST | --netns NAME,  STATE...,  port N (repeatable),  addr A[/LEN] (repeatable).
+ *   ID HOST | --netns NAME,  STATE...,  port N (repeatable),  addr A[/LEN] (repeatable),
+ *   -4 | -6.
  * Parsing fills a diag_filter and the namespace name; other options are left to the command
  * (their indexes are returned in rest[]). */
 #ifndef LABCTL_SSARGS_H
