@@ -13,6 +13,4 @@
 		return LC_EXIT_USAGE;                                               \
 	}
 
-STUB(ss)
-STUB(watch)
 STUB(ladder)
