@@ -534,16 +534,15 @@ static void group_start_connects(struct group *g)
 	}
 }
 
-static int target_ok(struct agent *a, const struct proto_msg *m, const char *what)
+static int target_ok(struct agent *a, const struct proto_msg *m)
 {
 	int fam = m->addr.ss_family;
 	if ((fam != AF_INET && fam != AF_INET6) || !((struct sockaddr_in *)&m->addr)->sin_port) {
-		agent_reply_err(a, m->tag, EINVAL, "%s: target needs an address and a port", what);
+		agent_reply_err(a, m->tag, EINVAL, "the target needs an address and a port");
 		return 0;
 	}
 	if ((m->have & PA_BIT(PA_FROM)) && m->from.ss_family != fam) {
-		agent_reply_err(a, m->tag, EAFNOSUPPORT, "%s: source and target families differ",
-				what);
+		agent_reply_err(a, m->tag, EAFNOSUPPORT, "source and target families differ");
 		return 0;
 	}
 	return 1;
@@ -553,26 +552,24 @@ void conn_op_connect(struct agent *a, const struct proto_msg *m)
 {
 	char buf[80];
 	int64_t count = (m->have & PA_BIT(PA_COUNT)) ? m->count : 1;
-	if (!target_ok(a, m, "connect"))
+	if (!target_ok(a, m))
 		return;
 	if (count < 1) {
-		agent_reply_err(a, m->tag, EINVAL, "connect %s: count must be at least 1", m->group);
+		agent_reply_err(a, m->tag, EINVAL, "count must be at least 1");
 		return;
 	}
 	struct group *g = group_find(a, m->group);
 	if (g && g->kind != GK_CONNECT) {
-		agent_reply_err(a, m->tag, EEXIST, "connect %s: group %s is a listener's", m->group,
-				m->group);
+		agent_reply_err(a, m->tag, EEXIST, "group %s belongs to a listener", m->group);
 		return;
 	}
 	if (g && g->started < g->to_start) {
-		agent_reply_err(a, m->tag, EBUSY, "connect %s: the group's connects are still starting",
-				m->group);
+		agent_reply_err(a, m->tag, EBUSY, "the group's connects are still starting");
 		return;
 	}
 	bool made = !g;
 	if (!g && !(g = group_new(a, m->group, GK_CONNECT))) {
-		agent_reply_err(a, m->tag, ENOMEM, "connect %s: out of memory", m->group);
+		agent_reply_err(a, m->tag, ENOMEM, "out of memory");
 		return;
 	}
 	g->target = m->addr;
@@ -589,7 +586,7 @@ void conn_op_connect(struct agent *a, const struct proto_msg *m)
 	int rc = connect_one(g, true);
 	if (rc < 0) {
 		g->to_start = g->started;
-		agent_reply_err(a, m->tag, -rc, "connect %s to %s: %s%s", m->group,
+		agent_reply_err(a, m->tag, -rc, "to %s: %s%s",
 				ss_str(&m->addr, buf, sizeof(buf)),
 				g->has_from ? "binding the source address: " : "", strerror(-rc));
 		if (made && !g->head) {
@@ -611,7 +608,7 @@ static void cycle_finish(struct group *g, int err)
 		return;
 	if (err && g->cycle_tag) {
 		char buf[80];
-		agent_reply_err(a, g->cycle_tag, err, "cycle to %s: %s after %lld cycles",
+		agent_reply_err(a, g->cycle_tag, err, "to %s: %s after %lld cycles",
 				ss_str(&g->target, buf, sizeof(buf)), strerror(err),
 				(long long)g->cycle_done);
 		g->cycle_tag = 0;
@@ -658,16 +655,16 @@ static void cycle_next(struct group *g)
 void conn_op_cycle(struct agent *a, const struct proto_msg *m)
 {
 	char name[PROTO_NAME_MAX];
-	if (!target_ok(a, m, "cycle"))
+	if (!target_ok(a, m))
 		return;
 	if (m->count < 1) {
-		agent_reply_err(a, m->tag, EINVAL, "cycle: count must be at least 1");
+		agent_reply_err(a, m->tag, EINVAL, "count must be at least 1");
 		return;
 	}
 	snprintf(name, sizeof(name), "#cycle%u", m->tag);
 	struct group *g = group_new(a, name, GK_CYCLE);
 	if (!g) {
-		agent_reply_err(a, m->tag, ENOMEM, "cycle: out of memory");
+		agent_reply_err(a, m->tag, ENOMEM, "out of memory");
 		return;
 	}
 	g->target = m->addr;
@@ -771,17 +768,16 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 	else
 		snprintf(name, sizeof(name), "%u", port);
 	if (group_find(a, name)) {
-		agent_reply_err(a, m->tag, EEXIST, "listen %s: group %s exists", ss_str(&m->addr, buf,
-				sizeof(buf)), name);
+		agent_reply_err(a, m->tag, EEXIST, "group %s exists", name);
 		return;
 	}
 	if (backlog < 0) {
-		agent_reply_err(a, m->tag, EINVAL, "listen: backlog %d", backlog);
+		agent_reply_err(a, m->tag, EINVAL, "bad backlog %d", backlog);
 		return;
 	}
 	int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		agent_reply_err(a, m->tag, errno, "listen: socket: %s", strerror(errno));
+		agent_reply_err(a, m->tag, errno, "socket: %s", strerror(errno));
 		return;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -789,14 +785,14 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 	    listen(fd, backlog) < 0) {
 		int err = errno;
 		close(fd);
-		agent_reply_err(a, m->tag, err, "listen %s: %s", ss_str(&m->addr, buf, sizeof(buf)),
+		agent_reply_err(a, m->tag, err, "%s: %s", ss_str(&m->addr, buf, sizeof(buf)),
 				strerror(err));
 		return;
 	}
 	struct group *g = group_new(a, name, GK_LISTEN);
 	if (!g) {
 		close(fd);
-		agent_reply_err(a, m->tag, ENOMEM, "listen: out of memory");
+		agent_reply_err(a, m->tag, ENOMEM, "out of memory");
 		return;
 	}
 	g->lfd = fd;
@@ -819,16 +815,15 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 
 void conn_op_group(struct agent *a, const struct proto_msg *m)
 {
-	const char *op = proto_op_name(m->op);
 	struct group *g = group_find(a, m->group);
 	if (!g || g->kind == GK_CYCLE) {
-		agent_reply_err(a, m->tag, ENOENT, "%s %s: no such group", op, m->group);
+		agent_reply_err(a, m->tag, ENOENT, "no such group %s", m->group);
 		return;
 	}
 	switch (m->op) {
 	case PROTO_OP_ACCEPT: {
 		if (g->kind != GK_LISTEN) {
-			agent_reply_err(a, m->tag, EINVAL, "accept %s: not a listener's group",
+			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
 					m->group);
 			return;
 		}
@@ -848,7 +843,7 @@ void conn_op_group(struct agent *a, const struct proto_msg *m)
 	}
 	case PROTO_OP_SEND:
 		if (m->bytes < 0) {
-			agent_reply_err(a, m->tag, EINVAL, "send %s: negative size", m->group);
+			agent_reply_err(a, m->tag, EINVAL, "negative size");
 			return;
 		}
 		break;
