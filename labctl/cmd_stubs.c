@@ -16,7 +16,6 @@
 STUB(check)
 STUB(ss)
 STUB(watch)
-STUB(ladder)
 STUB(impair)
 STUB(run)
 STUB(up)
