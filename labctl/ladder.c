@@ -1205,7 +1205,10 @@ static void svg_conn(const struct ladder *l, FILE *f, const struct svg_block *b,
 			dashed ? " stroke-dasharray=\"7 4\"" : "", svg_marker(k));
 		pkt_label(l, k, abs_seq, lab, sizeof(lab));
 		pkt_note(k, note, sizeof(note));
-		double mx = (x1 + x2) / 2, my = (y + y2) / 2;
+		/* Slanted arrows carry their label nearer the sender, so the labels of two
+		 * crossing arrows (a simultaneous close) do not sit on top of each other. */
+		double at = y2 > y ? 0.4 : 0.5;
+		double mx = x1 + (x2 - x1) * at, my = y + (y2 - y) * at;
 		double ang = atan2(y2 - y, x2 - x1) * 180 / M_PI;
 		if (ang > 90)
 			ang -= 180;
