@@ -18,6 +18,7 @@
  *   wait-event KIND N [group G] [within DUR]    until N KIND events (total) have arrived
  *   count KIND [group G]                        prints "count KIND N"
  *   sleep DUR | rss (prints "rss KB") | pid | quiet on|off
+ *   mark | elapsed                              prints "elapsed S" since the last mark
  * Exit status: 0 when every command succeeded, 1 otherwise, 2 on bad usage.
  */
 #include <arpa/inet.h>
@@ -60,6 +61,7 @@ struct drive {
 	ev_io in;
 	char line[4096];
 	size_t linelen;
+	int64_t mark_ns;
 };
 
 static const char *const ev_names[LAB_EV_MAX] = {
@@ -461,6 +463,14 @@ static int run_cmd(struct drive *d, struct host *h, char **w, int nw, char *err,
 		if (nw != 2 || parse_dur(w[1], &v) < 0)
 			BAD("sleep DUR");
 		run_until(d, v, NULL, NULL);
+		return 0;
+	}
+	if (!strcmp(cmd, "mark")) {
+		d->mark_ns = mono_ns();
+		return 0;
+	}
+	if (!strcmp(cmd, "elapsed")) {
+		printf("elapsed %.3f\n", (double)(mono_ns() - d->mark_ns) / 1e9);
 		return 0;
 	}
 	if (!strcmp(cmd, "rss")) {
