@@ -83,6 +83,10 @@ $(OUT)/tools/%: tests/tools/%.c
 $(OUT)/tools/%: bench/tools/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(LIBS)
+# Tools that drive library modules directly (e.g. an engine without the whole runner).
+$(OUT)/tools/enginedrive: tests/tools/enginedrive.c $(OUT)/liblabctl.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/liblabctl.a $(LDFLAGS_ALL) $(LIBS)
 $(OUT)/tools/ok: $(TOOL_BINS)
 	@mkdir -p $(dir $@) && touch $@
 
