@@ -14,163 +14,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
-#include <linux/netlink.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
 
 #include "engine.h"
 #include "lab.h"
 #include "netns.h"
 #include "nlx.h"
 #include "userlink.h"
-
-/* ---- stand-ins for netns.c and nlx.c until they land on main (weak: the real ones win
- * when liblabctl.a has them and something pulls them in) ---------------------------------- */
-
-#define WEAK __attribute__((weak))
-
-WEAK int netns_enter(int fd, int *saved, struct lc_err *e)
-{
-	int cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (cur < 0)
-		return err_set(e, -errno, "open own netns: %s", strerror(errno));
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		int r = -errno;
-		close(cur);
-		return err_set(e, r, "setns: %s", strerror(-r));
-	}
-	*saved = cur;
-	return 0;
-}
-
-WEAK void netns_leave(int *saved)
-{
-	if (setns(*saved, CLONE_NEWNET) < 0)
-		abort();
-	close(*saved);
-	*saved = -1;
-}
-
-WEAK int netns_new(int *fd, struct lc_err *e)
-{
-	int cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (cur < 0)
-		return err_set(e, -errno, "open own netns: %s", strerror(errno));
-	if (unshare(CLONE_NEWNET) < 0) {
-		int r = -errno;
-		close(cur);
-		return err_set(e, r, "unshare(CLONE_NEWNET): %s", strerror(-r));
-	}
-	*fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	netns_leave(&cur);
-	return *fd < 0 ? err_set(e, -errno, "open new netns") : 0;
-}
-
-WEAK int netns_open(const char *path, int *fd, struct lc_err *e)
-{
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	return *fd < 0 ? err_set(e, -errno, "%s: %s", path, strerror(errno)) : 0;
-}
-
-WEAK int netns_sysctl_write(int fd, const char *key, const char *value, struct lc_err *e)
-{
-	char path[256];
-	int saved, r = netns_enter(fd, &saved, e);
-	if (r < 0)
-		return r;
-	snprintf(path, sizeof(path), "/proc/sys/%s", key);
-	for (char *p = path + 10; *p; p++)
-		if (*p == '.')
-			*p = '/';
-	int f = open(path, O_WRONLY | O_CLOEXEC);
-	r = 0;
-	if (f < 0 || write(f, value, strlen(value)) < 0)
-		r = err_set(e, -errno, "%s: %s", key, strerror(errno));
-	if (f >= 0)
-		close(f);
-	netns_leave(&saved);
-	return r;
-}
-
-static int shim_err_cb(struct sockaddr_nl *nla, struct nlmsgerr *err, void *arg)
-{
-	struct nlx *x = arg;
-	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)err - NLMSG_HDRLEN);
-	(void)nla;
-	x->last_err = -err->error;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		size_t off = sizeof(*err);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += err->msg.nlmsg_len - NLMSG_HDRLEN;
-		const struct nlattr *attr;
-		mnl_attr_for_each_payload((void *)((char *)err + off), nlh->nlmsg_len - NLMSG_HDRLEN - off)
-			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
-				snprintf(x->extack, sizeof(x->extack), "%s", mnl_attr_get_str(attr));
-	}
-	return NL_STOP;
-}
-
-WEAK int nlx_new(int netns_fd, struct nlx **out, struct lc_err *e)
-{
-	int saved = -1, r, one = 1;
-	struct nlx *x = calloc(1, sizeof(*x));
-	if (!x)
-		return err_set(e, -ENOMEM, "nlx: out of memory");
-	if (netns_fd >= 0 && (r = netns_enter(netns_fd, &saved, e)) < 0) {
-		free(x);
-		return r;
-	}
-	x->sk = nl_socket_alloc();
-	r = nl_connect(x->sk, NETLINK_ROUTE);
-	if (saved >= 0)
-		netns_leave(&saved);
-	if (r < 0) {
-		nl_socket_free(x->sk);
-		free(x);
-		return err_set(e, -EIO, "nl_connect: %s", nl_geterror(r));
-	}
-	setsockopt(nl_socket_get_fd(x->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	nl_socket_modify_err_cb(x->sk, NL_CB_CUSTOM, shim_err_cb, x);
-	*out = x;
-	return 0;
-}
-
-WEAK void nlx_free(struct nlx *x)
-{
-	if (!x)
-		return;
-	nl_socket_free(x->sk);
-	free(x);
-}
-
-WEAK void nlx_reset(struct nlx *x)
-{
-	x->extack[0] = '\0';
-	x->last_err = 0;
-}
-
-WEAK int nlx_fail(struct nlx *x, int nlerr, struct lc_err *e, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	int code = x->last_err ? -x->last_err : -EIO;
-	if (x->extack[0])
-		return err_set(e, code, "%s: %s (kernel: %s)", what, strerror(-code), x->extack);
-	return err_set(e, code, "%s: %s", what, x->last_err ? strerror(-code) : nl_geterror(nlerr));
-}
 
 /* ---- the driver ------------------------------------------------------------------------ */
 
