@@ -13,11 +13,4 @@
 		return LC_EXIT_USAGE;                                               \
 	}
 
-STUB(check)
 STUB(ladder)
-STUB(impair)
-STUB(run)
-STUB(up)
-STUB(down)
-STUB(ls)
-STUB(exec)
