@@ -97,8 +97,10 @@ static void run_one(const char *file, const struct run_opts *o, struct result *r
 	struct run *r = NULL;
 	double t0 = mono_s();
 	snprintf(res->file, sizeof(res->file), "%s", file);
-	if (lab_parse_file(file, &lab, &e) < 0) {
-		fprintf(stderr, "%s\n", e.msg);
+	char *all = NULL;
+	if (lab_parse_file_errs(file, &lab, &e, &all) < 0) {
+		fprintf(stderr, "%s\n", all ? all : e.msg);
+		free(all);
 		res->status = LC_EXIT_USAGE;
 		return;
 	}

@@ -136,8 +136,10 @@ int cmd_up(int argc, char **argv)
 		return LC_EXIT_USAGE;
 	}
 	/* Validate in the foreground so errors reach the terminal with their positions. */
-	if (lab_parse_file(file, &lab, &e) < 0) {
-		fprintf(stderr, "%s\n", e.msg);
+	char *all = NULL;
+	if (lab_parse_file_errs(file, &lab, &e, &all) < 0) {
+		fprintf(stderr, "%s\n", all ? all : e.msg);
+		free(all);
 		return LC_EXIT_USAGE;
 	}
 	if (o.id) {

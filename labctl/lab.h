@@ -154,7 +154,8 @@ enum lab_op {
 
 enum lab_accept_mode { LAB_ACCEPT_AUTO, LAB_ACCEPT_NEVER, LAB_ACCEPT_MANUAL, LAB_ACCEPT_AFTER };
 enum lab_eof_mode { LAB_EOF_CLOSE, LAB_EOF_KEEP, LAB_EOF_SHUTDOWN };
-enum lab_data_mode { LAB_DATA_SINK, LAB_DATA_ECHO, LAB_DATA_SOURCE };
+/* ignore: never read, so unread data piles up (zero window; close() then sends RST). */
+enum lab_data_mode { LAB_DATA_SINK, LAB_DATA_ECHO, LAB_DATA_SOURCE, LAB_DATA_IGNORE };
 
 enum lab_expect_kind {
 	LAB_EXPECT_STATE,     /* expect HOST STATE [port N] [peer HOST[:PORT]] [count C] */
