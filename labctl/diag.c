@@ -2,6 +2,7 @@
 #include "diag.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -341,7 +342,12 @@ static int parse_attr(const struct nlattr *a, struct diag_sock *s, struct lc_err
 			size_t n = strnlen(p, plen);
 			if (n >= sizeof(s->cong))
 				n = sizeof(s->cong) - 1;
-			memcpy(s->cong, p, n);
+			/* Kernel names are [a-z0-9_]; anything else (a corrupt reply) must not reach
+			 * the JSON or the terminal as is. */
+			for (size_t i = 0; i < n; i++) {
+				char ch = ((const char *)p)[i];
+				s->cong[i] = (isalnum((unsigned char)ch) || ch == '_' || ch == '-') ? ch : '?';
+			}
 			s->cong[n] = '\0';
 		}
 		break;
