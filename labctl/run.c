@@ -401,6 +401,8 @@ void run_free(struct run *r)
 		snprintf(path, sizeof(path), REG_DIR "/%s.sock", r->id);
 		unlink(path);
 	}
+	if (r->topo)
+		stall_point("unwind");
 	run_observe_free(r);
 	run_agents_free(r);
 	run_capture_free(r);
