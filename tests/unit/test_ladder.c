@@ -267,6 +267,9 @@ static void t_synthetic_ipv6(void **s)
 	char tmp[] = "/tmp/ladder-v6-XXXXXX";
 	close(mkstemp(tmp));
 	write_synthetic(tmp, DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
+	/* Kept in the data directory too, for t_ladder_tshark.sh's cross-check. */
+	if (getenv("LADDER_GOLDEN_UPDATE"))
+		write_synthetic(DATA "synthetic-ipv6.pcap", DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
 	golden("synthetic-ipv6", FILES(tmp), false);
 	unlink(tmp);
 }
