@@ -77,12 +77,15 @@ $(OUT)/unit/%: tests/unit/%.c $(OUT)/liblabctl.a
 # Small C helpers the tests and benchmarks use (peers such as a bare connect loop).
 TOOL_SRCS := $(wildcard tests/tools/*.c bench/tools/*.c)
 TOOL_BINS := $(patsubst %.c,$(OUT)/tools/%,$(notdir $(TOOL_SRCS)))
-$(OUT)/tools/%: tests/tools/%.c
+# Tools may use labctl's modules (agentdrive drives agents through agentctl).
+$(OUT)/tools/%: tests/tools/%.c $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(LIBS)
-$(OUT)/tools/%: bench/tools/%.c
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/liblabctl.a $(LDFLAGS_ALL) $(LIBS)
+$(OUT)/tools/%: bench/tools/%.c $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(LIBS)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/liblabctl.a $(LDFLAGS_ALL) $(LIBS)
 $(OUT)/tools/ok: $(TOOL_BINS)
 	@mkdir -p $(dir $@) && touch $@
 
@@ -90,7 +93,7 @@ unit: $(UNIT_BINS)
 
 DEB_PKGS := gcc make pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev libev-dev \
 	libpcap-dev libcmocka-dev iproute2 procps util-linux psmisc tcpdump tshark \
-	libxml2-utils librsvg2-bin user-mode-linux kmod hping3 clang
+	libxml2-utils librsvg2-bin user-mode-linux kmod hping3 clang python3 socat libcap2-bin
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
