@@ -331,6 +331,8 @@ static void t_synthetic_sll_pairs(void **s)
 	assert_int_equal(ladder_add_state_conn(l, t0 + 60000, &sv, &c, "SYN_RECV"), 0);
 	assert_int_equal(ladder_add_state(l, t0 + 150000, &c, "ESTABLISHED"), 0);
 	assert_int_equal(ladder_add_state_conn(l, t0 + 250000, &sv, &c, "ESTABLISHED"), 0);
+	/* Unpinned, on the server's side: found through the connection's right port. */
+	assert_int_equal(ladder_add_state(l, t0 + 260000, &sv, "UNPINNED"), 0);
 	/* A mark for another connection does not show. */
 	c4->sin_port = htons(40001);
 	assert_int_equal(ladder_add_state(l, t0 + 100, &c, "NOT_OURS"), 0);
