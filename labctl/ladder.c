@@ -1274,7 +1274,8 @@ static void svg_conn(const struct ladder *l, FILE *f, const struct svg_block *b,
 		pkt_note(k, note, sizeof(note));
 		/* Slanted arrows carry their label nearer the sender, so the labels of two
 		 * crossing arrows (a simultaneous close) do not sit on top of each other. */
-		double at = y2 > y ? 0.4 : 0.5;
+		double half = strlen(lab) * S_CHAR / 2 + 8;
+		double at = y2 > y ? fmax(0.3, fmin(0.5, half / (S_XR - S_XL))) : 0.5;
 		double mx = x1 + (x2 - x1) * at, my = y + (y2 - y) * at;
 		double ang = atan2(y2 - y, x2 - x1) * 180 / M_PI;
 		if (ang > 90)
