@@ -29,6 +29,7 @@ for i in range($CONNS):
 "
 exec 7>&-; wait $cpid
 echo "capture: $(cat "$T_TMP/cap.out"), $(stat -c %s "$T_TMP/big.pcap") bytes"
+[ -n "${KEEP:-}" ] && cp "$T_TMP/big.pcap" "$KEEP"
 t() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
 a=$(t "$LABCTL" ladder "$T_TMP/big.pcap" --all -o /dev/null)
 s=$(t "$LABCTL" ladder "$T_TMP/big.pcap" --all --svg "$T_TMP/big.svg")

@@ -410,10 +410,14 @@ static int cmp_time(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* splitmix64's finaliser: every input bit reaches the low bits the tables index with (a plain
+ * boost-style combine left ports, which differ only in high bits, colliding). */
 static uint64_t mix(uint64_t h, uint64_t v)
 {
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	return h;
+	uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
 static uint64_t pkt_hash(const struct lpkt *k)
