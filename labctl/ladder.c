@@ -322,8 +322,13 @@ int ladder_add_pcap(struct ladder *l, const char *path, struct lc_err *e)
 		if (r == PCAP_ERROR_BREAK)
 			break;
 		if (r < 0) {
-			rc = err_set(e, -EINVAL, "%s: corrupt or truncated after %zu records: %s", path,
-				     nread, pcap_geterr(p));
+			const char *why = pcap_geterr(p);
+			/* libpcap reads a pcapng file only when all its interfaces share one link
+			 * type (mergecap of an Ethernet and a cooked capture does not). */
+			bool mixed = strstr(why, "different from the type") != NULL;
+			rc = err_set(e, -EINVAL, "%s: %s after %zu records: %s%s", path,
+				     mixed ? "unreadable" : "corrupt or truncated", nread, why,
+				     mixed ? " (give the original files to labctl ladder instead of a merged one)" : "");
 			goto close_pcap;
 		}
 		nread++;

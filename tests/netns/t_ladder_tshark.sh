@@ -63,6 +63,12 @@ done
 "$LABCTL" ladder "$DATA/normal.pcap" "$DATA/normal-tcpdump.pcap" --svg "$T_TMP/m.svg" &&
 	xmllint --noout "$T_TMP/m.svg" && ok "merged SVG well-formed" || not_ok "merged SVG well-formed"
 
+# pcapng (as Wireshark saves) reads the same as pcap.
+if command -v editcap >/dev/null; then
+	editcap -F pcapng "$DATA/normal.pcap" "$T_TMP/n.pcapng"
+	check_eq "pcapng draws as pcap" "$("$LABCTL" ladder "$T_TMP/n.pcapng")" "$("$LABCTL" ladder "$DATA/normal.pcap")"
+fi
+
 # Bad input: exit 2 with a message naming the file.
 "$LABCTL" ladder "$T_TMP/none.pcap" 2>"$T_TMP/err"; rc=$?
 check_eq "missing file exits 2" "$rc" 2
