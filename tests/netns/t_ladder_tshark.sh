@@ -82,5 +82,10 @@ check_eq "text file exits 2" "$rc" 2
 "$LABCTL" ladder "$DATA/normal.pcap" --conn 9 2>/dev/null; check_eq "--conn beyond the last exits 2" "$?" 2
 "$LABCTL" ladder "$DATA/normal.pcap" --port 1 2>/dev/null; check_eq "--port without a match exits 2" "$?" 2
 check_eq "--port picks the connection" "$("$LABCTL" ladder "$DATA/normal.pcap" --port 8080 | head -1 | cut -d, -f1)" "connection 1: 10.0.0.1:48720 -> 10.0.0.2:8080"
+# --state marks a lifeline (IPv4 and IPv6 endpoints); a malformed one exits 2.
+check "--state on the client's lifeline" bash -c '"$LABCTL" ladder "$0/normal.pcap" --state 0.05,10.0.0.1:48720,MY_STATE | grep -q "MY_STATE \*"' "$DATA"
+check "--state on an IPv6 server's lifeline" bash -c '"$LABCTL" ladder "$0/synthetic-ipv6.pcap" --state 0.05,[fd00::2]:80,V6_STATE | grep -q "\* V6_STATE"' "$DATA"
+check_eq "--state for another endpoint draws nothing" "$("$LABCTL" ladder "$DATA/normal.pcap" --state 0.05,10.0.0.9:1,XX | grep -c XX)" 0
+"$LABCTL" ladder "$DATA/normal.pcap" --state 0.05,10.0.0.1,NOPORT 2>/dev/null; check_eq "malformed --state exits 2" "$?" 2
 check "--help" bash -c '"$LABCTL" ladder --help >/dev/null'
 t_done
