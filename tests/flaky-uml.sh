@@ -23,5 +23,11 @@ for f in /run/tmp/flaky-uml/*.log; do [ -e "\$f" ] || continue; echo "== \$f"; t
 EOF
 chmod +x "$script"
 # No netns tests (UML_FILTER matches none) and no single lab pass (UML_LABS=0): only flaky.
-UML_TIMEOUT=${UML_TIMEOUT:-3600} UML_LABS=0 UML_FILTER='^$' UML_EXTRA="$script" \
-	bash tests/uml/run.sh build/rel 2>&1 | sed -n 's/^# //p' | grep -vE '^(== netns|0 passed, 0 failed|)$'
+out=$(UML_TIMEOUT=${UML_TIMEOUT:-3600} UML_LABS=0 UML_FILTER='^$' UML_EXTRA="$script" \
+	bash tests/uml/run.sh build/rel 2>&1)
+if ! grep -q '^# flaky: ' <<<"$out"; then
+	echo "flaky-uml.sh: flaky.sh did not run inside UML:" >&2; echo "$out" >&2; exit 2
+fi
+sed -n 's/^# //p' <<<"$out" | grep -vE '^(== netns|0 passed, 0 failed|)$'
+# exit 0 only when every run passed (flaky.sh's last line says how many failed)
+grep -qE '^# flaky: .*; 0 failed runs$' <<<"$out"
