@@ -5,7 +5,8 @@
 # run; then the time to open 100k concurrent connections and the agents' RSS per connection.
 #
 #   bench/connrate.sh [BUILD_DIR]        (default build/rel; needs root)
-#   N=50000 RUNS=3 CONNS=100000 CONC=1   knobs
+#   N=50000 RUNS=3 CONNS=100000 CONC=1 RATE=0   knobs (RATE: connects/s for the 100k part,
+#   per source address; 0 = as fast as the agent goes)
 #
 # Both peers run with the same sysctls: a wide ephemeral port range, and a small
 # tcp_max_tw_buckets so the client's TIME_WAIT sockets do not turn every connect() into a
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-build/rel}
 TOOLS=$PWD/$OUT/tools
 export LABCTL_AGENT=${LABCTL_AGENT:-$PWD/$([ "$OUT" = build/rel ] && echo agents || echo "$OUT")/labctl-agent}
-N=${N:-50000} RUNS=${RUNS:-3} CONNS=${CONNS:-100000} CONC=${CONC:-1}
+N=${N:-50000} RUNS=${RUNS:-3} CONNS=${CONNS:-100000} CONC=${CONC:-1} RATE=${RATE:-0}
 [ "$(id -u)" = 0 ] || { echo "connrate: needs root"; exit 2; }
 for t in agentdrive connloop; do
 	[ -x "$TOOLS/$t" ] || { echo "connrate: $TOOLS/$t missing (make all)"; exit 2; }
@@ -69,10 +70,10 @@ BIG=$(mktemp /tmp/connrate.XXXXXX)
 # in the background, so ss can count the connections while the agents hold them
 "$TOOLS/agentdrive" -q c="$PA" s="$PB" \
 	-c "s listen :9200 backlog 8192 as big" -c "c rss" -c "s rss" -c "mark" \
-	-c "c connect 10.232.0.2:9200 count $half as g1 from 10.232.0.1" \
-	-c "c connect 10.232.0.2:9200 count $((CONNS - half)) as g2 from 10.232.0.11" \
-	-c "c wait-event connected $CONNS within 300s" -c "elapsed" \
-	-c "s wait-event accepted $CONNS within 60s" -c "elapsed" \
+	-c "c connect 10.232.0.2:9200 count $half rate $RATE as g1 from 10.232.0.1" \
+	-c "c connect 10.232.0.2:9200 count $((CONNS - half)) rate $RATE as g2 from 10.232.0.11" \
+	-c "c wait-event connected $CONNS within 600s" -c "elapsed" \
+	-c "s wait-event accepted $CONNS within 120s" -c "elapsed" \
 	-c "c rss" -c "s rss" -c "c count error" -c "c count refused" -c "c count timeout" \
 	-c "sleep 3s" >"$BIG" 2>&1 &
 DPID=$!
