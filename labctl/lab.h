@@ -185,7 +185,7 @@ struct lab_step {
 			int64_t accept_after_ns;
 			enum lab_eof_mode on_eof;
 			enum lab_data_mode data;
-			char group[LAB_NAME_MAX];  /* connections accepted here; default "PORT" */
+			char group[LAB_NAME_MAX];  /* connections accepted here; default "s" */
 		} listen;
 		struct {
 			int target_host;       /* HOST:PORT names a host ... */
@@ -265,6 +265,13 @@ int lab_parse_file(const char *path, struct lab **out, struct lc_err *e);
 int lab_parse_string(const char *name, const char *text, struct lab **out, struct lc_err *e);
 void lab_free(struct lab *lab);
 
+/* The same, and on failure *all (when all is not NULL) receives every error line, malloc'd,
+ * caller frees: e->msg (LC_ERR_MAX bytes) holds only the errors that fit, followed by
+ * "FILE: N more errors not shown".  Added for labctl check, which prints them all. */
+int lab_parse_file_errs(const char *path, struct lab **out, struct lc_err *e, char **all);
+int lab_parse_string_errs(const char *name, const char *text, struct lab **out,
+			  struct lc_err *e, char **all);
+
 /* Lookups; -1 when absent. */
 int lab_host_find(const struct lab *lab, const char *name);
 int lab_link_find(const struct lab *lab, int a, int b);
@@ -291,6 +298,10 @@ int lab_parse_size(const char *s, int64_t *bytes);
 int lab_parse_addr(const char *s, bool want_prefix, struct lab_addr *out);
 int lab_addr_format(const struct lab_addr *a, char *buf, size_t len); /* with /len if >= 0 */
 bool lab_addr_same_subnet(const struct lab_addr *a, const struct lab_addr *b);
+
+/* The textbook name of the state closest to word (separators ignored, ties to the nearest
+ * digit: FIN_WAIT3 gives FIN_WAIT_2), or NULL.  Added for the parser's "did you mean". */
+const char *lab_state_suggest(const char *word);
 
 /* The closest candidate within edit distance 2 (case-insensitive), or NULL. */
 const char *lab_suggest(const char *word, const char *const *candidates, size_t n);

@@ -1,5 +1,6 @@
 /* lab_names: TCP state and event names, and "did you mean" suggestions. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lab.h"
@@ -115,6 +116,40 @@ static size_t edit_distance(const char *a, const char *b)
 		memcpy(prev, cur, sizeof(prev));
 	}
 	return prev[lb];
+}
+
+/* Compared with separators dropped, so FIN_WAIT3 is one edit from FIN_WAIT_2.  A tie (FIN_WAIT3
+ * is as close to FIN_WAIT_1 as to FIN_WAIT_2) goes to the nearest number: a typo'd digit is
+ * more likely off by one. */
+const char *lab_state_suggest(const char *word)
+{
+	static const int order[] = {
+		LAB_TCP_ESTABLISHED, LAB_TCP_SYN_SENT, LAB_TCP_SYN_RECV, LAB_TCP_FIN_WAIT1,
+		LAB_TCP_FIN_WAIT2, LAB_TCP_TIME_WAIT, LAB_TCP_CLOSE, LAB_TCP_CLOSE_WAIT,
+		LAB_TCP_LAST_ACK, LAB_TCP_LISTEN, LAB_TCP_CLOSING,
+	};
+	char key[64], cand[32];
+	const char *best = NULL;
+	size_t best_d = 3;
+	int best_gap = 99;
+	if (!word)
+		return NULL;
+	state_key(word, key, sizeof(key));
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		state_key(state_names[order[i]], cand, sizeof(cand));
+		size_t d = edit_distance(key, cand);
+		size_t cl = strlen(cand);
+		int gap = 0;
+		if (kl && cl && isdigit((unsigned char)key[kl - 1]) && isdigit((unsigned char)cand[cl - 1]))
+			gap = abs(key[kl - 1] - cand[cl - 1]);
+		if (d < best_d || (d == best_d && best && gap < best_gap)) {
+			best_d = d;
+			best_gap = gap;
+			best = state_names[order[i]];
+		}
+	}
+	return best;
 }
 
 const char *lab_suggest(const char *word, const char *const *candidates, size_t n)

@@ -1,27 +1,30 @@
 /* labctl: build TCP labs in network namespaces, drive them, verify socket states. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmds.h"
 #include "err.h"
+#include "registry.h"
 
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
+	bool notes_dead;  /* mention labs whose supervisor died (ls and down show them anyway) */
 };
 
 static const struct cmd cmds[] = {
-	{"run", cmd_run, "build a lab, run its steps, check its expectations, tear it down"},
-	{"check", cmd_check, "validate lab files (no root needed)"},
-	{"up", cmd_up, "build a lab and keep it running under a supervisor"},
-	{"down", cmd_down, "tear down a lab started with up (or left by a dead supervisor)"},
-	{"ls", cmd_ls, "list running labs"},
-	{"exec", cmd_exec, "run a command inside a host of a running lab"},
-	{"ss", cmd_ss, "list TCP sockets of a lab host or any namespace (sock_diag)"},
-	{"watch", cmd_watch, "print socket state transitions live"},
-	{"ladder", cmd_ladder, "draw a pcap's TCP exchange as a ladder diagram"},
-	{"impair", cmd_impair, "change a link's impairments on a running lab"},
+	{"run", cmd_run, "build a lab, run its steps, check its expectations, tear it down", true},
+	{"check", cmd_check, "validate lab files (no root needed)", false},
+	{"up", cmd_up, "build a lab and keep it running under a supervisor", true},
+	{"down", cmd_down, "tear down a lab started with up (or left by a dead supervisor)", false},
+	{"ls", cmd_ls, "list running labs", false},
+	{"exec", cmd_exec, "run a command inside a host of a running lab", true},
+	{"ss", cmd_ss, "list TCP sockets of a lab host or any namespace (sock_diag)", true},
+	{"watch", cmd_watch, "print socket state transitions live", true},
+	{"ladder", cmd_ladder, "draw a pcap's TCP exchange as a ladder diagram", false},
+	{"impair", cmd_impair, "change a link's impairments on a running lab", true},
 };
 
 static void usage(FILE *f)
@@ -51,8 +54,11 @@ int main(int argc, char **argv)
 		return argc < 2 ? LC_EXIT_USAGE : LC_EXIT_PASS;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
+		if (!strcmp(argv[1], cmds[i].name)) {
+			if (cmds[i].notes_dead && !cmd_wants_help(argc - 1, argv + 1))
+				reg_warn_dead(stderr);
 			return cmds[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "labctl: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return LC_EXIT_USAGE;

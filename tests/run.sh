@@ -11,7 +11,8 @@ OUT=${1:-build/san}
 export LABCTL="$PWD/$OUT/labctl" LABCTL_AGENT="$PWD/$OUT/labctl-agent" TOOLS="$PWD/$OUT/tools"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-LOGDIR="$PWD/build/test-logs"; rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
+# TEST_LOGDIR: tests/uml runs this script inside UML on the same filesystem: own log dir.
+LOGDIR="${TEST_LOGDIR:-$PWD/build/test-logs}"; rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
 pass=0 fail=0 skip=0
 failed=()
 

@@ -1,0 +1,71 @@
+/* labctl check FILE...: parse and validate lab files.  No root, no kernel: only the parser. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "err.h"
+#include "lab.h"
+
+static void check_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: labctl check [--quiet] FILE...\n"
+		"\n"
+		"Parse and validate lab files (grammar: docs/lab-format.md).  Every error is\n"
+		"printed to stderr as FILE:LINE:COL: message.  Needs no root.\n"
+		"\n"
+		"  -q, --quiet   print nothing for files that are fine\n"
+		"  -h, --help    this text\n"
+		"\n"
+		"Exit codes: 0 every file is fine, 2 a file has errors (or cannot be read).\n");
+}
+
+int cmd_check(int argc, char **argv)
+{
+	bool quiet = false;
+	int nfiles = 0, bad = 0;
+	if (cmd_wants_help(argc, argv)) {
+		check_usage(stdout);
+		return LC_EXIT_PASS;
+	}
+	int i = 1;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+			quiet = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "labctl check: unknown option \"%s\"\n", argv[i]);
+			check_usage(stderr);
+			return LC_EXIT_USAGE;
+		} else {
+			break;
+		}
+	}
+	for (; i < argc; i++) {
+		struct lc_err e = {0};
+		struct lab *lab = NULL;
+		char *all = NULL;
+		nfiles++;
+		if (lab_parse_file_errs(argv[i], &lab, &e, &all) < 0) {
+			fprintf(stderr, "%s\n", all ? all : e.msg);
+			free(all);
+			bad++;
+			continue;
+		}
+		if (!quiet)
+			printf("%s: ok (%d hosts, %d links, %d steps)\n", argv[i], lab->nhosts,
+			       lab->nlinks, lab->nsteps);
+		lab_free(lab);
+	}
+	if (!nfiles) {
+		fprintf(stderr, "labctl check: no lab files given\n");
+		check_usage(stderr);
+		return LC_EXIT_USAGE;
+	}
+	return bad ? LC_EXIT_USAGE : LC_EXIT_PASS;
+}

@@ -1,0 +1,249 @@
+#include "link.h"
+
+#include <errno.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <netlink/addr.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/route/route.h>
+
+int link_veth_create(struct nlx *x, const char *ns, const char *dev_a, int peer_fd,
+		     const char *peer_ns, const char *dev_b, struct lc_err *e)
+{
+	int rc;
+	struct rtnl_link *veth = rtnl_link_veth_alloc();
+	if (!veth)
+		return err_set(e, -ENOMEM, "out of memory");
+	struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
+	rtnl_link_set_name(veth, dev_a);
+	rtnl_link_set_name(peer, dev_b);
+	rtnl_link_set_ns_fd(peer, peer_fd);
+	nlx_reset(x);
+	rc = rtnl_link_add(x->sk, veth, NLM_F_CREATE | NLM_F_EXCL);
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "creating veth %s (namespace %s) <-> %s (namespace %s)",
+			      dev_a, ns, dev_b, peer_ns);
+	rtnl_link_put(peer);
+	rtnl_link_put(veth);
+	return rc;
+}
+
+int link_bridge_create(struct nlx *x, const char *ns, const char *dev, struct lc_err *e)
+{
+	struct rtnl_link *br = rtnl_link_bridge_alloc();
+	if (!br)
+		return err_set(e, -ENOMEM, "out of memory");
+	rtnl_link_set_name(br, dev);
+	nlx_reset(x);
+	int rc = rtnl_link_add(x->sk, br, NLM_F_CREATE | NLM_F_EXCL);
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "creating bridge %s in namespace %s", dev, ns);
+	rtnl_link_put(br);
+	return rc;
+}
+
+static int link_get(struct nlx *x, const char *ns, const char *dev, struct rtnl_link **out,
+		    struct lc_err *e)
+{
+	nlx_reset(x);
+	int rc = rtnl_link_get_kernel(x->sk, 0, dev, out);
+	if (rc < 0)
+		return nlx_fail(x, rc, e, "looking up device %s in namespace %s", dev, ns);
+	return 0;
+}
+
+int link_ifindex(struct nlx *x, const char *ns, const char *dev, int *ifindex,
+		 struct lc_err *e)
+{
+	struct rtnl_link *l;
+	int rc = link_get(x, ns, dev, &l, e);
+	if (rc < 0)
+		return rc;
+	*ifindex = rtnl_link_get_ifindex(l);
+	rtnl_link_put(l);
+	return 0;
+}
+
+int link_enslave(struct nlx *x, const char *ns, const char *dev, const char *master,
+		 struct lc_err *e)
+{
+	int mi, si, rc;
+	if ((rc = link_ifindex(x, ns, master, &mi, e)) < 0 ||
+	    (rc = link_ifindex(x, ns, dev, &si, e)) < 0)
+		return rc;
+	nlx_reset(x);
+	rc = rtnl_link_enslave_ifindex(x->sk, mi, si);
+	if (rc < 0)
+		return nlx_fail(x, rc, e, "adding %s to bridge %s in namespace %s", dev, master, ns);
+	return 0;
+}
+
+int link_set_up(struct nlx *x, const char *ns, const char *dev, struct lc_err *e)
+{
+	struct rtnl_link *orig, *change;
+	int rc = link_get(x, ns, dev, &orig, e);
+	if (rc < 0)
+		return rc;
+	change = rtnl_link_alloc();
+	if (!change) {
+		rtnl_link_put(orig);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	rtnl_link_set_flags(change, IFF_UP);
+	nlx_reset(x);
+	rc = rtnl_link_change(x->sk, orig, change, 0);
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "bringing up %s in namespace %s", dev, ns);
+	rtnl_link_put(change);
+	rtnl_link_put(orig);
+	return rc;
+}
+
+static struct nl_addr *nladdr_from(const struct lab_addr *a)
+{
+	struct nl_addr *n = nl_addr_build(a->family, a->bytes, a->family == AF_INET ? 4 : 16);
+	if (n)
+		nl_addr_set_prefixlen(n, a->prefixlen < 0 ? (a->family == AF_INET ? 32 : 128)
+							 : a->prefixlen);
+	return n;
+}
+
+int link_addr_add(struct nlx *x, const char *ns, const char *dev, const struct lab_addr *addr,
+		  struct lc_err *e)
+{
+	char txt[64];
+	int ifindex, rc;
+	lab_addr_format(addr, txt, sizeof(txt));
+	if ((rc = link_ifindex(x, ns, dev, &ifindex, e)) < 0)
+		return rc;
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *local = nladdr_from(addr);
+	if (!ra || !local) {
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rtnl_addr_set_ifindex(ra, ifindex);
+	rtnl_addr_set_family(ra, addr->family);
+	rtnl_addr_set_local(ra, local);
+	rtnl_addr_set_prefixlen(ra, nl_addr_get_prefixlen(local));
+	if (addr->family == AF_INET6)
+		rtnl_addr_set_flags(ra, IFA_F_NODAD);
+	nlx_reset(x);
+	rc = rtnl_addr_add(x->sk, ra, 0);
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "adding address %s to %s in namespace %s", txt, dev, ns);
+out:
+	nl_addr_put(local);
+	rtnl_addr_put(ra);
+	return rc;
+}
+
+int link_mac(struct nlx *x, const char *ns, const char *dev, uint8_t mac[6], struct lc_err *e)
+{
+	struct rtnl_link *l;
+	int rc = link_get(x, ns, dev, &l, e);
+	if (rc < 0)
+		return rc;
+	struct nl_addr *a = rtnl_link_get_addr(l);
+	if (!a || nl_addr_get_len(a) != 6)
+		rc = err_set(e, -EINVAL, "device %s in namespace %s has no Ethernet address", dev, ns);
+	else
+		memcpy(mac, nl_addr_get_binary_addr(a), 6);
+	rtnl_link_put(l);
+	return rc;
+}
+
+int link_neigh_add(struct nlx *x, const char *ns, const char *dev, const struct lab_addr *ip,
+		   const uint8_t mac[6], struct lc_err *e)
+{
+	char txt[64];
+	int ifindex, rc;
+	struct lab_addr host = *ip;
+	host.prefixlen = -1;
+	lab_addr_format(&host, txt, sizeof(txt));
+	if ((rc = link_ifindex(x, ns, dev, &ifindex, e)) < 0)
+		return rc;
+	struct rtnl_neigh *n = rtnl_neigh_alloc();
+	struct nl_addr *dst = nladdr_from(&host);
+	struct nl_addr *ll = nl_addr_build(AF_LLC, mac, 6);
+	if (!n || !dst || !ll) {
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rtnl_neigh_set_ifindex(n, ifindex);
+	rtnl_neigh_set_family(n, ip->family);
+	rtnl_neigh_set_dst(n, dst);
+	rtnl_neigh_set_lladdr(n, ll);
+	rtnl_neigh_set_state(n, NUD_PERMANENT);
+	nlx_reset(x);
+	rc = rtnl_neigh_add(x->sk, n, NLM_F_CREATE | NLM_F_REPLACE);
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "adding neighbour %s on %s in namespace %s", txt, dev, ns);
+out:
+	nl_addr_put(ll);
+	nl_addr_put(dst);
+	rtnl_neigh_put(n);
+	return rc;
+}
+
+int link_route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
+		   const struct lab_addr *gw, bool blackhole, struct lc_err *e)
+{
+	char dtxt[64], gtxt[64] = "";
+	int rc;
+	lab_addr_format(dst, dtxt, sizeof(dtxt));
+	if (gw)
+		lab_addr_format(gw, gtxt, sizeof(gtxt));
+	struct rtnl_route *r = rtnl_route_alloc();
+	struct nl_addr *d = nladdr_from(dst);
+	struct nl_addr *g = NULL;
+	struct rtnl_nexthop *nh = NULL;
+	if (!r || !d) {
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rtnl_route_set_family(r, dst->family);
+	rtnl_route_set_dst(r, d);
+	rtnl_route_set_table(r, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(r, RTPROT_STATIC);
+	rtnl_route_set_scope(r, RT_SCOPE_UNIVERSE);
+	if (blackhole) {
+		rtnl_route_set_type(r, RTN_BLACKHOLE);
+	} else {
+		struct lab_addr gwh = *gw;
+		gwh.prefixlen = -1;
+		g = nladdr_from(&gwh);
+		nh = rtnl_route_nh_alloc();
+		if (!g || !nh) {
+			rc = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+		rtnl_route_set_type(r, RTN_UNICAST);
+		rtnl_route_nh_set_gateway(nh, g);
+		rtnl_route_add_nexthop(r, nh); /* the route owns nh now */
+		nh = NULL;
+	}
+	nlx_reset(x);
+	rc = rtnl_route_add(x->sk, r, NLM_F_CREATE | NLM_F_EXCL);
+	if (rc < 0) {
+		if (blackhole)
+			rc = nlx_fail(x, rc, e, "adding blackhole route %s in namespace %s", dtxt, ns);
+		else
+			rc = nlx_fail(x, rc, e, "adding route %s via %s in namespace %s", dtxt, gtxt,
+				      ns);
+	}
+out:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(g);
+	nl_addr_put(d);
+	rtnl_route_put(r);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/* run: a lab brought to life and driven step by step.
+ *
+ * run_new() picks the engine, builds the topology, exposes it when asked, starts an agent
+ * in every host, starts captures and the sock_diag poller that records the timeline.
+ * run_steps() executes the lab's steps in order and reports each one; run_free() tears all
+ * of it down (agents, captures, forwarders, namespaces).  Output goes to opts->out as text
+ * or, with json, as JSON lines.
+ */
+#ifndef LABCTL_RUN_H
+#define LABCTL_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "lab.h"
+
+struct run_opts {
+	const char *engine;       /* auto|netem|userlink|veth; NULL = auto */
+	uint64_t seed;
+	bool has_seed;
+	bool expose;              /* bind namespaces under /run/netns/ID-HOST */
+	const char *id;           /* NULL = make one */
+	const char *capture_dir;  /* NULL = the lab's capture statements only, into "." */
+	bool json;
+	bool quiet;               /* no step log (summary only) */
+	int64_t poll_ns;          /* sock_diag poll interval; default 1 ms */
+	FILE *out;
+	const char *kind;         /* registry kind when exposed: "run" or "up" */
+};
+
+struct run;
+
+int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out,
+	    struct lc_err *e);
+/* Execute every step.  Returns the number of failed expectations (>= 0), or a negative
+ * errno for an environment/lab error (e says what). */
+int run_steps(struct run *r, struct lc_err *e);
+/* The end of the report: timeline, ladders, verdict line. */
+void run_report(struct run *r, int failed);
+const char *run_id(const struct run *r);
+/* Run the loop until SIGTERM/SIGINT (the supervisor of labctl up). */
+void run_hold(struct run *r);
+void run_free(struct run *r);
+
+/* The supervisor's control socket (REG_DIR/ID.sock): `labctl impair` on an up lab. */
+#define RUN_CTL_MAGIC 0x6c616231u
+struct run_ctl_req {
+	uint32_t magic;
+	int32_t link, dir_only, dir;
+	struct lab_impair imp[2];
+};
+struct run_ctl_rep {
+	int32_t rc;
+	char msg[LC_ERR_MAX];
+};
+int run_ctl_listen(struct run *r, struct lc_err *e);
+int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_rep *rep,
+		 struct lc_err *e);
+
+#endif

@@ -1,0 +1,160 @@
+/* wire: the netem engine's hidden wire namespaces.  See wire.h. */
+#include "wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "nlx.h"
+#include "qdisc.h"
+#include "userlink.h"
+#include "veth.h"
+
+/* Names inside the wire namespace: one per host end, so captures read naturally. */
+#define WIRE_DEV_A "a"
+#define WIRE_DEV_B "b"
+#define WIRE_BRIDGE "br0"
+
+struct wire_link {
+	int netns_fd;
+	struct nlx *nl;
+	char where[96];      /* "wire namespace of link client-server" */
+};
+
+struct wire {
+	int nlinks;
+	struct wire_link *links;
+};
+
+int wire_init(struct engine *en, struct lc_err *e)
+{
+	struct wire *w = calloc(1, sizeof(*w));
+	if (!w)
+		return err_set(e, -ENOMEM, "netem engine: out of memory");
+	w->nlinks = en->lab->nlinks;
+	w->links = calloc(w->nlinks ? (size_t)w->nlinks : 1, sizeof(*w->links));
+	if (!w->links) {
+		free(w);
+		return err_set(e, -ENOMEM, "netem engine: out of memory");
+	}
+	for (int i = 0; i < w->nlinks; i++)
+		w->links[i].netns_fd = -1;
+	en->priv = w;
+	return 0;
+}
+
+static void wire_free(struct engine *en)
+{
+	struct wire *w = en->priv;
+	if (!w)
+		return;
+	for (int i = 0; i < w->nlinks; i++) {
+		nlx_free(w->links[i].nl);
+		if (w->links[i].netns_fd >= 0)
+			close(w->links[i].netns_fd);
+	}
+	free(w->links);
+	free(w);
+	en->priv = NULL;
+}
+
+/* Direction 0 (a->b) leaves the wire through b's port; direction 1 through a's. */
+static const char *egress_of(int dir)
+{
+	return dir == 0 ? WIRE_DEV_B : WIRE_DEV_A;
+}
+
+static int wire_link_create(struct engine *en, int link, const struct engine_host *a,
+			    const struct engine_host *b, struct lc_err *e)
+{
+	struct wire *w = en->priv;
+	const struct lab_link *ll = &en->lab->links[link];
+	struct wire_link *wl = &w->links[link];
+	uint8_t mac_a[6], mac_b[6];
+	int br, r;
+
+	if (wl->netns_fd >= 0)
+		return err_set(e, -EEXIST, "netem engine: link %s-%s made twice", a->name, b->name);
+	snprintf(wl->where, sizeof(wl->where), "the wire namespace of link %s-%s", a->name,
+		 b->name);
+	r = netns_new(&wl->netns_fd, e);
+	if (r < 0)
+		return err_prefix(e, "making %s: ", wl->where);
+	/* No IPv6 in the wire: a bridge with a link-local address would send its own router
+	 * solicitations and MLD reports into the lab.  A kernel without IPv6 has no knob. */
+	static const char *const v6off[] = {"net.ipv6.conf.all.disable_ipv6",
+					    "net.ipv6.conf.default.disable_ipv6"};
+	for (int i = 0; i < 2; i++) {
+		struct lc_err ign = {0};
+		netns_sysctl_write(wl->netns_fd, v6off[i], "1", &ign);
+	}
+	r = nlx_new(wl->netns_fd, &wl->nl, e);
+	if (r < 0)
+		return err_prefix(e, "%s: ", wl->where);
+	r = veth_bridge_add(wl->nl, wl->where, WIRE_BRIDGE, &br, e);
+	if (r < 0)
+		return r;
+
+	userlink_mac(link, 0, mac_a);
+	userlink_mac(link, 1, mac_b);
+	char where_a[64], where_b[64];
+	snprintf(where_a, sizeof(where_a), "host %s", a->name);
+	snprintf(where_b, sizeof(where_b), "host %s", b->name);
+	struct veth_end wa = {.where = wl->where, .name = WIRE_DEV_A, .master = br, .up = 1};
+	struct veth_end ha = {.where = where_a, .name = ll->dev_a, .mac = mac_a};
+	r = veth_pair_add(wl->nl, &wa, a->netns_fd, &ha, e);
+	if (r < 0)
+		return r;
+	struct veth_end wb = {.where = wl->where, .name = WIRE_DEV_B, .master = br, .up = 1};
+	struct veth_end hb = {.where = where_b, .name = ll->dev_b, .mac = mac_b};
+	r = veth_pair_add(wl->nl, &wb, b->netns_fd, &hb, e);
+	if (r < 0)
+		return r;
+	for (int dir = 0; dir < 2; dir++) {
+		if (!ll->dir[dir].set)
+			continue;
+		r = qdisc_netem_replace(wl->nl, wl->where, egress_of(dir), &ll->dir[dir], e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int wire_start(struct engine *en, struct lc_err *e)
+{
+	(void)en; (void)e;
+	return 0;
+}
+
+static int wire_link_impair(struct engine *en, int link, int dir, const struct lab_impair *imp,
+			    struct lc_err *e)
+{
+	struct wire *w = en->priv;
+	if (link < 0 || link >= w->nlinks || dir < 0 || dir > 1 || !w->links[link].nl)
+		return err_set(e, -EINVAL, "netem engine: no link %d direction %d", link, dir);
+	/* An empty parameter set still replaces the qdisc (with a transparent netem) rather
+	 * than deleting it: a delete would fail on a direction that never had one. */
+	return qdisc_netem_replace(w->links[link].nl, w->links[link].where, egress_of(dir), imp, e);
+}
+
+static int wire_wire_point(struct engine *en, int link, int *netns_fd, char *ifname, size_t len)
+{
+	struct wire *w = en->priv;
+	if (link < 0 || link >= w->nlinks || w->links[link].netns_fd < 0)
+		return -EINVAL;
+	*netns_fd = w->links[link].netns_fd;
+	snprintf(ifname, len, "%s", WIRE_DEV_A);
+	return 0;
+}
+
+const struct engine_ops wire_ops = {
+	.name = "netem",
+	.link_create = wire_link_create,
+	.start = wire_start,
+	.link_impair = wire_link_impair,
+	.wire_point = wire_wire_point,
+	.free = wire_free,
+};

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every lab in labs/ passes (exit 0) on this kernel's engine; every deliberately wrong copy in
+# tests/labs-wrong/ fails (exit 1: an expectation failed, not a crash or a bad file).
+# ENGINE=auto|userlink|netem picks the engine (tests/uml/ runs this with netem).
+set -u
+cd "$(dirname "$0")/.."
+LABCTL=${LABCTL:-./labctl/labctl}
+ENGINE=${ENGINE:-auto}
+if [ "$(id -u)" != 0 ]; then echo "ok - labs # SKIP needs root"; exit 0; fi
+log=$(mktemp /tmp/labctl-labs.XXXXXX); trap 'rm -f "$log"' EXIT
+for f in labs/*.lab; do
+	[ -f "$f" ] || continue
+	t0=$SECONDS
+	"$LABCTL" run --engine "$ENGINE" "$f" >"$log" 2>&1; rc=$?
+	if [ $rc -eq 0 ]; then echo "ok - $f passes on $ENGINE ($((SECONDS - t0))s)"
+	else echo "not ok - $f exited $rc on $ENGINE"; sed 's/^/# /' "$log" | tail -40; fi
+done
+for f in tests/labs-wrong/*.lab; do
+	[ -f "$f" ] || continue
+	"$LABCTL" run --engine "$ENGINE" "$f" >"$log" 2>&1; rc=$?
+	if [ $rc -eq 1 ] && grep -q '^FAIL' "$log"; then echo "ok - wrong lab $f fails (exit 1)"
+	else echo "not ok - wrong lab $f exited $rc (want 1)"; sed 's/^/# /' "$log" | tail -20; fi
+done
