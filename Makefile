@@ -77,15 +77,14 @@ $(OUT)/unit/%: tests/unit/%.c $(OUT)/liblabctl.a
 # Small C helpers the tests and benchmarks use (peers such as a bare connect loop).
 TOOL_SRCS := $(wildcard tests/tools/*.c bench/tools/*.c)
 TOOL_BINS := $(patsubst %.c,$(OUT)/tools/%,$(notdir $(TOOL_SRCS)))
-$(OUT)/tools/%: tests/tools/%.c
+# Tools may use labctl's modules (agentdrive drives agents through agentctl).
+$(OUT)/tools/%: tests/tools/%.c $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(LIBS)
-$(OUT)/tools/%: bench/tools/%.c
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/liblabctl.a $(LDFLAGS_ALL) $(LIBS)
+$(OUT)/tools/%: bench/tools/%.c $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(LIBS)
-# Tools that drive library modules directly (e.g. an engine without the whole runner).
-$(OUT)/tools/enginedrive: tests/tools/enginedrive.c $(OUT)/liblabctl.a
-	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(OUT)/liblabctl.a $(LDFLAGS_ALL) $(LIBS)
 $(OUT)/tools/ok: $(TOOL_BINS)
 	@mkdir -p $(dir $@) && touch $@

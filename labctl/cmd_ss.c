@@ -9,7 +9,7 @@
 
 #include "cmds.h"
 #include "diag.h"
-#include "nsutil.h"
+#include "netns.h"
 #include "sockfmt.h"
 #include "ssargs.h"
 
@@ -128,6 +128,15 @@ int ss_args_parse(int argc, char **argv, const char *const *with_value, struct s
 		snprintf(a->netns, sizeof(a->netns), "%s-%s", pos[0], pos[1]);
 	}
 	return 0;
+}
+
+int ss_open_netns(const char *name, int *fd, struct lc_err *e)
+{
+	char path[512];
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return err_set(e, -EINVAL, "bad namespace name \"%s\"", name);
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	return netns_open(path, fd, e);
 }
 
 struct ss_out {
@@ -249,10 +258,10 @@ int cmd_ss(int argc, char **argv)
 	a.filter.want_info = json || info;
 
 	int rc = LC_EXIT_USAGE;
-	int fd = nsutil_open_named(a.netns, &e);
-	if (fd < 0) {
+	int fd = -1;
+	if (ss_open_netns(a.netns, &fd, &e) < 0) {
 		fprintf(stderr, "labctl ss: %s\n", e.msg);
-		if (fd == -ENOENT)
+		if (e.code == -ENOENT)
 			fprintf(stderr, "labctl ss: is the lab running (labctl ls)? Only labs started "
 					"with `labctl up` or `run --expose` are visible.\n");
 		return LC_EXIT_USAGE;

@@ -13,7 +13,7 @@
 
 #include "cmds.h"
 #include "diag.h"
-#include "nsutil.h"
+#include "netns.h"
 #include "ssargs.h"
 #include "timeline.h"
 
@@ -202,8 +202,8 @@ int cmd_watch(int argc, char **argv)
 	w.filter = a.filter;
 	w.filter.states = 0;
 
-	int fd = nsutil_open_named(a.netns, &w.e);
-	if (fd < 0) {
+	int fd = -1;
+	if (ss_open_netns(a.netns, &fd, &w.e) < 0) {
 		fprintf(stderr, "labctl watch: %s\n", w.e.msg);
 		return LC_EXIT_USAGE;
 	}

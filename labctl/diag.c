@@ -2,6 +2,7 @@
 #include "diag.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -17,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nsutil.h"
+#include "netns.h"
 
 /* The kernel caps one dump skb at about 32 KiB whatever we offer; a larger buffer only costs
  * cache.  64 KiB keeps a margin for a kernel that raises the cap. */
@@ -60,7 +61,7 @@ int diag_new(int netns_fd, struct diag **out, struct lc_err *e)
 
 	int orig = -1, rc;
 	if (netns_fd >= 0) {
-		rc = nsutil_enter(netns_fd, &orig, e);
+		rc = netns_enter(netns_fd, &orig, e);
 		if (rc < 0)
 			goto free_d;
 	}
@@ -68,11 +69,7 @@ int diag_new(int netns_fd, struct diag **out, struct lc_err *e)
 	rc = d->nl ? 0 : -errno;
 	if (netns_fd >= 0) {
 		/* Return before anything else: the process never stays in a foreign namespace. */
-		int rc2 = nsutil_leave(orig, e);
-		if (rc2 < 0) {
-			rc = rc2;
-			goto close_nl;
-		}
+		netns_leave(&orig);
 	}
 	if (rc < 0) {
 		err_set(e, rc, "sock_diag: socket(NETLINK_SOCK_DIAG): %s", strerror(-rc));
@@ -345,7 +342,12 @@ static int parse_attr(const struct nlattr *a, struct diag_sock *s, struct lc_err
 			size_t n = strnlen(p, plen);
 			if (n >= sizeof(s->cong))
 				n = sizeof(s->cong) - 1;
-			memcpy(s->cong, p, n);
+			/* Kernel names are [a-z0-9_]; anything else (a corrupt reply) must not reach
+			 * the JSON or the terminal as is. */
+			for (size_t i = 0; i < n; i++) {
+				char ch = ((const char *)p)[i];
+				s->cong[i] = (isalnum((unsigned char)ch) || ch == '_' || ch == '-') ? ch : '?';
+			}
 			s->cong[n] = '\0';
 		}
 		break;

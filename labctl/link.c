@@ -11,6 +11,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 
 int link_veth_create(struct nlx *x, const char *ns, const char *dev_a, int peer_fd,
@@ -141,6 +142,54 @@ int link_addr_add(struct nlx *x, const char *ns, const char *dev, const struct l
 out:
 	nl_addr_put(local);
 	rtnl_addr_put(ra);
+	return rc;
+}
+
+int link_mac(struct nlx *x, const char *ns, const char *dev, uint8_t mac[6], struct lc_err *e)
+{
+	struct rtnl_link *l;
+	int rc = link_get(x, ns, dev, &l, e);
+	if (rc < 0)
+		return rc;
+	struct nl_addr *a = rtnl_link_get_addr(l);
+	if (!a || nl_addr_get_len(a) != 6)
+		rc = err_set(e, -EINVAL, "device %s in namespace %s has no Ethernet address", dev, ns);
+	else
+		memcpy(mac, nl_addr_get_binary_addr(a), 6);
+	rtnl_link_put(l);
+	return rc;
+}
+
+int link_neigh_add(struct nlx *x, const char *ns, const char *dev, const struct lab_addr *ip,
+		   const uint8_t mac[6], struct lc_err *e)
+{
+	char txt[64];
+	int ifindex, rc;
+	struct lab_addr host = *ip;
+	host.prefixlen = -1;
+	lab_addr_format(&host, txt, sizeof(txt));
+	if ((rc = link_ifindex(x, ns, dev, &ifindex, e)) < 0)
+		return rc;
+	struct rtnl_neigh *n = rtnl_neigh_alloc();
+	struct nl_addr *dst = nladdr_from(&host);
+	struct nl_addr *ll = nl_addr_build(AF_LLC, mac, 6);
+	if (!n || !dst || !ll) {
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rtnl_neigh_set_ifindex(n, ifindex);
+	rtnl_neigh_set_family(n, ip->family);
+	rtnl_neigh_set_dst(n, dst);
+	rtnl_neigh_set_lladdr(n, ll);
+	rtnl_neigh_set_state(n, NUD_PERMANENT);
+	nlx_reset(x);
+	rc = rtnl_neigh_add(x->sk, n, NLM_F_CREATE | NLM_F_REPLACE);
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "adding neighbour %s on %s in namespace %s", txt, dev, ns);
+out:
+	nl_addr_put(ll);
+	nl_addr_put(dst);
+	rtnl_neigh_put(n);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #define LABCTL_LINK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "lab.h"
@@ -32,6 +33,13 @@ int link_set_up(struct nlx *x, const char *ns, const char *dev, struct lc_err *e
  * they are usable at once. */
 int link_addr_add(struct nlx *x, const char *ns, const char *dev, const struct lab_addr *addr,
 		  struct lc_err *e);
+
+/* The hardware address of dev. */
+int link_mac(struct nlx *x, const char *ns, const char *dev, uint8_t mac[6], struct lc_err *e);
+
+/* A permanent neighbour entry: ip is at mac on dev. */
+int link_neigh_add(struct nlx *x, const char *ns, const char *dev, const struct lab_addr *ip,
+		   const uint8_t mac[6], struct lc_err *e);
 
 /* Routes: dst (prefixlen 0 = default) via gateway, or a blackhole route when gw is NULL and
  * blackhole is set. */

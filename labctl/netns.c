@@ -38,6 +38,18 @@ int netns_new(int *fd, struct lc_err *e)
 	return rc;
 }
 
+int netns_new_in(int parent, int *fd, struct lc_err *e)
+{
+	int saved, rc;
+	if (parent < 0)
+		return netns_new(fd, e);
+	if ((rc = netns_enter(parent, &saved, e)) < 0)
+		return rc;
+	rc = netns_new(fd, e);
+	netns_leave(&saved);
+	return rc;
+}
+
 int netns_open(const char *path, int *fd, struct lc_err *e)
 {
 	*fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -13,6 +13,10 @@
 /* Make a new network namespace; *fd holds it (O_CLOEXEC). The caller stays where it was. */
 int netns_new(int *fd, struct lc_err *e);
 
+/* The same, but created from inside namespace parent (-1: the current one): a namespace
+ * inherits some settings from its creator's, e.g. net.ipv4.tcp_child_ehash_entries. */
+int netns_new_in(int parent, int *fd, struct lc_err *e);
+
 /* Open a namespace by path (/run/netns/NAME or /proc/PID/ns/net). */
 int netns_open(const char *path, int *fd, struct lc_err *e);
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "lab.h"
-#include "nsutil.h"
+#include "netns.h"
 
 struct nstat *nstat_new(void)
 {
@@ -189,7 +189,7 @@ int nstat_read(struct nstat *t, int netns_fd, struct lc_err *e)
 	static const char *const files[] = {"netstat", "snmp", "snmp6"};
 	int fds[3] = {-1, -1, -1}, saved = -1, rc = 0;
 	if (netns_fd >= 0) {
-		rc = nsutil_enter(netns_fd, &saved, e);
+		rc = netns_enter(netns_fd, &saved, e);
 		if (rc < 0)
 			return rc;
 	}
@@ -201,11 +201,8 @@ int nstat_read(struct nstat *t, int netns_fd, struct lc_err *e)
 		if (fds[i] < 0 && (i < 2 || errno != ENOENT)) /* snmp6 is absent without IPv6 */
 			rc = err_set(e, -errno, "opening %s: %s", path, strerror(errno));
 	}
-	if (netns_fd >= 0) {
-		int rc2 = nsutil_leave(saved, e);
-		if (rc2 < 0 && rc == 0)
-			rc = rc2;
-	}
+	if (netns_fd >= 0)
+		netns_leave(&saved);
 	for (int i = 0; i < 3 && rc == 0; i++) {
 		if (fds[i] < 0)
 			continue;

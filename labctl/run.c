@@ -1,4 +1,5 @@
 #include "run.h"
+#include "run_int.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -20,28 +21,8 @@
 #include "stall.h"
 #include "topo.h"
 
-struct run {
-	const struct lab *lab;
-	struct run_opts o;
-	struct ev_loop *loop;
-	struct engine *en;
-	struct topo *topo;
-	int ctl_fd;              /* supervisor's control socket, -1 if none */
-	ev_io ctl_w;
-	char id[TOPO_ID_MAX];
-	char why_engine[256];
-	char **lines;            /* the lab file's lines, for the step log */
-	int nlines;
-	int64_t t0;              /* CLOCK_MONOTONIC ns at the first step */
-	bool registered;
-	pid_t reaper;
-	int reaper_pipe;         /* write end; the reaper cleans up when it reads EOF */
-	bool interrupted;
-	ev_signal sigint, sigterm;
-	int nexpect, nfailed;
-};
 
-static int64_t now_ns(void)
+int64_t run_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -88,7 +69,7 @@ static void step_text(const struct run *r, const struct lab_step *st, char *buf,
 	snprintf(buf, len, "%.*s", (int)n, s);
 }
 
-static void json_str(FILE *f, const char *s)
+void run_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -104,23 +85,23 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* One line of the step log. mark: "ok", "FAIL", "ERR". */
-static void log_step(struct run *r, const struct lab_step *st, const char *mark,
+void run_log_step(struct run *r, const struct lab_step *st, const char *mark,
 		     const char *detail)
 {
 	char text[512];
-	double t = (double)(now_ns() - r->t0) / 1e9;
+	double t = (double)(run_now_ns() - r->t0) / 1e9;
 	step_text(r, st, text, sizeof(text));
 	FILE *f = r->o.out;
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"step\",\"lab\":");
-		json_str(f, r->lab->name);
+		run_json_str(f, r->lab->name);
 		fprintf(f, ",\"t\":%.6f,\"line\":%d,\"text\":", t, st->pos.line);
-		json_str(f, text);
+		run_json_str(f, text);
 		fprintf(f, ",\"result\":");
-		json_str(f, mark);
+		run_json_str(f, mark);
 		if (detail && *detail) {
 			fprintf(f, ",\"detail\":");
-			json_str(f, detail);
+			run_json_str(f, detail);
 		}
 		fprintf(f, "}\n");
 	} else if (!r->o.quiet || strcmp(mark, "ok") != 0) {
@@ -226,6 +207,17 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 		goto err;
 	if ((rc = topo_build(lab, r->id, r->en, &r->topo, e)) < 0)
 		goto err;
+	r->hosts = calloc((size_t)lab->nhosts + 1, sizeof(*r->hosts));
+	if (!r->hosts) {
+		rc = err_set(e, -ENOMEM, "out of memory");
+		goto err;
+	}
+	for (int h = 0; h < lab->nhosts; h++) {
+		r->hosts[h].r = r;
+		r->hosts[h].index = h;
+	}
+	if ((rc = run_observe_start(r, e)) < 0 || (rc = run_capture_start(r, e)) < 0)
+		goto err;
 	if (r->o.expose) {
 		/* Record before binding, so a crash in between leaves nothing unaccounted for. */
 		if ((rc = reg_write(r->topo, lab->file, r->o.kind, getpid(), e)) < 0)
@@ -256,7 +248,7 @@ static void on_sleep_done(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Let the loop run (agents' events, the poller) for ns. */
-static void run_sleep(struct run *r, int64_t ns)
+void run_sleep(struct run *r, int64_t ns)
 {
 	ev_timer t;
 	ev_timer_init(&t, on_sleep_done, (double)ns / 1e9, 0.);
@@ -290,11 +282,13 @@ static int step_exec(struct run *r, const struct lab_step *st, struct lc_err *e)
 				st->u.impair.imp, e);
 		if (rc < 0)
 			return rc;
-		log_step(r, st, "ok", "");
+		run_log_step(r, st, "ok", "");
 		return 0;
+	case LAB_OP_EXPECT:
+		return run_expect(r, st, e);
 	case LAB_OP_WAIT:
 		run_sleep(r, st->u.wait.ns);
-		log_step(r, st, "ok", "");
+		run_log_step(r, st, "ok", "");
 		return 0;
 	default:
 		return err_set(e, -ENOTSUP, "%s:%d:%d: this step is not supported yet",
@@ -308,13 +302,13 @@ int run_steps(struct run *r, struct lc_err *e)
 	FILE *f = r->o.out;
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"start\",\"lab\":");
-		json_str(f, lab->name);
+		run_json_str(f, lab->name);
 		fprintf(f, ",\"id\":");
-		json_str(f, r->id);
+		run_json_str(f, r->id);
 		fprintf(f, ",\"engine\":");
-		json_str(f, r->why_engine);
+		run_json_str(f, r->why_engine);
 		fprintf(f, ",\"file\":");
-		json_str(f, lab->file);
+		run_json_str(f, lab->file);
 		fprintf(f, "}\n");
 	} else if (!r->o.quiet) {
 		fprintf(f, "lab %s (%s): id %s, engine %s\n", lab->name, lab->file, r->id,
@@ -325,15 +319,42 @@ int run_steps(struct run *r, struct lc_err *e)
 			fprintf(f, "  exposed: ip netns exec %s-HOST ...\n", r->id);
 	}
 	fflush(f);
-	r->t0 = now_ns();
-	for (int i = 0; i < lab->nsteps; i++) {
+	r->t0 = run_now_ns();
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	r->t0_real = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
+	for (int i = 0; i < lab->nsteps;) {
 		if (r->interrupted)
 			return err_set(e, -EINTR, "interrupted");
+		/* Agent steps on one line (joined by '&') are all sent before any answer is
+		 * awaited, so e.g. two closes leave at the same instant and the FINs cross. */
+		int j = i;
+		while (j < lab->nsteps && lab->steps[j].together == lab->steps[i].together &&
+		       run_is_agent_op(lab->steps[j].op))
+			j++;
+		if (j > i) {
+			uint32_t tags[64];
+			int n = j - i > 64 ? 64 : j - i, rc = 0;
+			for (int k = 0; k < n && rc == 0; k++)
+				if ((rc = run_agent_send(r, &lab->steps[i + k], &tags[k], e)) < 0)
+					run_log_step(r, &lab->steps[i + k], "ERR", e->msg);
+			for (int k = 0; k < n && rc == 0; k++) {
+				if ((rc = run_agent_wait(r, &lab->steps[i + k], tags[k], e)) < 0)
+					run_log_step(r, &lab->steps[i + k], "ERR", e->msg);
+				else
+					run_log_step(r, &lab->steps[i + k], "ok", "");
+			}
+			if (rc < 0)
+				return rc;
+			i += n;
+			continue;
+		}
 		int rc = step_exec(r, &lab->steps[i], e);
 		if (rc < 0) {
-			log_step(r, &lab->steps[i], "ERR", e->msg);
+			run_log_step(r, &lab->steps[i], "ERR", e->msg);
 			return rc;
 		}
+		i++;
 	}
 	return r->nfailed;
 }
@@ -341,10 +362,12 @@ int run_steps(struct run *r, struct lc_err *e)
 void run_report(struct run *r, int failed)
 {
 	FILE *f = r->o.out;
-	double t = (double)(now_ns() - r->t0) / 1e9;
+	run_timeline_report(r);
+	run_capture_report(r);
+	double t = (double)(run_now_ns() - r->t0) / 1e9;
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"verdict\",\"lab\":");
-		json_str(f, r->lab->name);
+		run_json_str(f, r->lab->name);
 		fprintf(f, ",\"pass\":%s,\"expectations\":%d,\"failed\":%d,\"seconds\":%.3f}\n",
 			failed == 0 ? "true" : "false", r->nexpect, failed < 0 ? -1 : failed, t);
 	} else {
@@ -379,8 +402,14 @@ void run_free(struct run *r)
 		unlink(path);
 	}
 	if (r->topo)
+		stall_point("unwind");
+	run_observe_free(r);
+	run_agents_free(r);
+	run_capture_free(r);
+	if (r->topo)
 		stall_point("teardown");
 	topo_free(r->topo);
+	free(r->hosts);
 	engine_free(r->en);
 	if (r->registered)
 		reg_remove(r->id);

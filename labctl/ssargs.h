@@ -20,4 +20,7 @@ struct ss_args {
 int ss_args_parse(int argc, char **argv, const char *const *with_value, struct ss_args *a,
 		  struct lc_err *e);
 
+/* Open /run/netns/NAME (a name, not a path). */
+int ss_open_netns(const char *name, int *fd, struct lc_err *e);
+
 #endif

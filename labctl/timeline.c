@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct host_set {
@@ -386,6 +387,41 @@ int timeline_poll_once(struct timeline *tl, struct diag *d, int host,
 	if (rc < 0)
 		return err_set(e, rc, "timeline: out of memory");
 	return 0;
+}
+
+static void add_port(struct diag_filter *f, uint16_t port, bool *overflow)
+{
+	if (!port)
+		return;
+	for (int i = 0; i < f->nports; i++)
+		if (f->ports[i] == port)
+			return;
+	if (f->nports == DIAG_MAX_PORTS) {
+		*overflow = true;
+		return;
+	}
+	f->ports[f->nports++] = port;
+}
+
+void timeline_lab_filter(const struct lab *lab, struct diag_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	bool overflow = false, v6 = false;
+	for (int i = 0; i < lab->nsteps; i++) {
+		const struct lab_step *st = &lab->steps[i];
+		if (st->op == LAB_OP_LISTEN)
+			add_port(f, st->u.listen.port, &overflow);
+		else if (st->op == LAB_OP_CONNECT)
+			add_port(f, st->u.connect.port, &overflow);
+		else if (st->op == LAB_OP_FLOOD)
+			add_port(f, st->u.flood.port, &overflow);
+	}
+	if (overflow)
+		f->nports = 0;
+	for (int h = 0; h < lab->nhosts; h++)
+		for (int a = 0; a < lab->hosts[h].naddrs; a++)
+			v6 |= lab->hosts[h].addrs[a].family == AF_INET6;
+	f->family = v6 ? 0 : AF_INET;
 }
 
 int timeline_nconns(const struct timeline *tl)

@@ -68,6 +68,11 @@ int timeline_sweep(struct timeline *tl, int host, uint32_t gen, int64_t real_ns,
 int timeline_poll_once(struct timeline *tl, struct diag *d, int host,
 		       const struct diag_filter *f, struct lc_err *e);
 
+/* The filter a lab's poller should use: the ports of its listen, connect and flood steps
+ * (local or remote), every state, IPv4 only when no host has an IPv6 address (one dump
+ * instead of two).  More ports than DIAG_MAX_PORTS: no port filter. */
+void timeline_lab_filter(const struct lab *lab, struct diag_filter *f);
+
 /* Iteration (for the ladder renderer and reports). */
 int timeline_nconns(const struct timeline *tl);
 const struct timeline_conn *timeline_conn(const struct timeline *tl, int i);

@@ -26,7 +26,7 @@ kill_in() {
 	local phase=$1; shift
 	local id="lk-$phase-$T_SUFFIX$#" pid inos leaked what out="$T_TMP/run-$phase$#.out"
 	case $phase in
-	build|teardown) what="labctl: stall $phase" ;;
+	build|unwind|teardown) what="labctl: stall $phase" ;;
 	run) what="^lab wait" ;;
 	esac
 	LABCTL_TEST_STALL="$phase:5000" "$LABCTL" run tests/data/labs/wait-long.lab --id "$id" "$@" \
@@ -36,6 +36,7 @@ kill_in() {
 		not_ok "labctl reached the $phase phase"; kill -9 "$pid"; return
 	fi
 	inos=$(held_inodes "$pid")
+	nagents=$(ps -eo args | grep -v grep | grep -c -- "--host $id-")
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
 	sleep 0.3   # the reaper (for --expose) acts when it sees its parent gone
@@ -44,12 +45,13 @@ kill_in() {
 	check_eq "SIGKILL in $phase $* leaves none of its $(echo "$inos" | grep -c .) namespaces alive" "$leaked" 0
 	check_eq "SIGKILL in $phase $* leaves no /run/netns entry" "$(ls /run/netns 2>/dev/null | grep -c "^$id-")" 0
 	check_eq "SIGKILL in $phase $* leaves no device in the root namespace" "$(ip -o link | wc -l)" "$root_links"
+	[ "$phase" = build ] || [ "$phase" = teardown ] || check "labctl had agents running when killed in $phase" test "$nagents" -ge 2
 	check_eq "SIGKILL in $phase $* leaves no process of the lab" \
 		"$(ps -eo args | grep -v grep | grep -c -- "$id")" 0
 	check_eq "SIGKILL in $phase $* leaves no registry entry" "$(ls /run/labctl 2>/dev/null | grep -c "^$id")" 0
 }
 
-for phase in build run teardown; do kill_in "$phase"; kill_in "$phase" --expose; done
+for phase in build run unwind teardown; do kill_in "$phase"; kill_in "$phase" --expose; done
 
 # And at arbitrary moments, with no stall: the union of what it held must be gone.
 for ms in 2 10 40 80 160 240; do
@@ -72,6 +74,8 @@ sup=$(awk '$1=="pid"{print $2}' /run/labctl/"$ID".lab-state)
 kill -9 "$sup"; sleep 0.2
 check "labctl ls reports the dead supervisor" grep -q "^$ID  *DEAD" <("$LABCTL" ls 2>/dev/null)
 check "the dead lab's namespaces are still bound" test -e "/run/netns/$ID-client"
+check "other commands mention the dead lab" grep -q "lab $ID's supervisor (pid $sup) is gone" \
+	<("$LABCTL" exec "$ID" client -- true 2>&1)
 # Replace one bind by a foreign namespace of the same name: down must leave it alone.
 ip netns del "$ID-router"; ip netns add "$ID-router"; T_NETNS+=("$ID-router")
 out=$("$LABCTL" down "$ID" 2>&1); rc=$?

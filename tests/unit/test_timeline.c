@@ -187,12 +187,47 @@ static void test_100k(void **state)
 	timeline_free(tl);
 }
 
+static void test_lab_filter(void **state)
+{
+	(void)state;
+	const char *text =
+		"lab f\n"
+		"host client addr 10.0.0.1/24\n"
+		"host server addr 10.0.0.2/24\n"
+		"link client server\n"
+		"server listen :8080\n"
+		"server listen :9090\n"
+		"client connect server:8080 count 3\n"
+		"client connect server:9090\n"
+		"expect server ESTABLISHED port 8080 count 3 within 1s\n";
+	struct lab *lab = NULL;
+	struct lc_err e = {0};
+	if (lab_parse_string("f.lab", text, &lab, &e) != 0)
+		fail_msg("parse: %s", e.msg);
+	struct diag_filter f;
+	timeline_lab_filter(lab, &f);
+	assert_int_equal(f.nports, 2);
+	assert_int_equal(f.ports[0], 8080);
+	assert_int_equal(f.ports[1], 9090);
+	assert_int_equal(f.family, AF_INET);
+	assert_int_equal(f.states, 0);
+	lab_free(lab);
+	const char *text6 = "lab g\nhost a addr fd00::1/64\nhost b addr fd00::2/64\nlink a b\n"
+			    "b listen :80\n";
+	assert_int_equal(lab_parse_string("g.lab", text6, &lab, &e), 0);
+	timeline_lab_filter(lab, &f);
+	assert_int_equal(f.family, 0);
+	assert_int_equal(f.nports, 1);
+	lab_free(lab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_close),
 		cmocka_unit_test(test_request_socket_stitched),
 		cmocka_unit_test(test_100k),
+		cmocka_unit_test(test_lab_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

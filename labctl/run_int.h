@@ -1,0 +1,104 @@
+/* run_int: the runner's internals, shared by run.c (lifecycle, the step loop, the report),
+ * run_agent.c (agents and their steps and events), run_observe.c (the sock_diag poller,
+ * expectations, the timeline) and run_capture.c (pcaps and ladders).  Not for other modules. */
+#ifndef LABCTL_RUN_INT_H
+#define LABCTL_RUN_INT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agentctl.h"
+#include "diag.h"
+#include "engine.h"
+#include "run.h"
+#include "timeline.h"
+#include "topo.h"
+
+struct run;
+
+struct run_host {
+	struct run *r;
+	int index;
+	struct agentctl *agent;  /* started on the host's first agent step */
+	struct diag *diag;       /* sock_diag socket inside the host */
+};
+
+/* An agent event, kept compactly for `expect HOST event ...` (100k connections make 200k). */
+struct run_event {
+	int64_t ts_ns;
+	uint32_t conn;
+	int16_t host;
+	uint8_t kind;            /* enum lab_event_kind */
+	int err;
+	char group[LAB_NAME_MAX];
+};
+
+struct run_capture;
+
+struct run {
+	const struct lab *lab;
+	struct run_opts o;
+	struct ev_loop *loop;
+	struct engine *en;
+	struct topo *topo;
+	struct run_host *hosts;
+	int ctl_fd;              /* supervisor's control socket, -1 if none */
+	ev_io ctl_w;
+	char id[TOPO_ID_MAX];
+	char why_engine[256];
+	char **lines;            /* the lab file's lines, for the step log */
+	int nlines;
+	int64_t t0;              /* CLOCK_MONOTONIC ns at the first step */
+	int64_t t0_real;         /* CLOCK_REALTIME at the same moment */
+	bool registered;
+	pid_t reaper;
+	int reaper_pipe;         /* write end; the reaper cleans up when it reads EOF */
+	bool interrupted;
+	ev_signal sigint, sigterm;
+	int nexpect, nfailed;
+
+	/* events */
+	struct run_event *evs;
+	size_t nevs, capevs;
+
+	/* observation */
+	struct timeline *tl;
+	struct diag_filter pollf;
+	bool polling;
+	ev_timer poll_w;
+	int64_t poll_interval;   /* adapts upwards when a poll costs more than a quarter of it */
+	int64_t npolls, poll_cpu_ns;
+
+	/* capture */
+	struct run_capture *caps;
+	int ncaps;
+};
+
+int64_t run_now_ns(void);
+void run_sleep(struct run *r, int64_t ns);
+void run_log_step(struct run *r, const struct lab_step *st, const char *mark, const char *detail);
+void run_json_str(FILE *f, const char *s);
+
+/* run_agent.c */
+bool run_is_agent_op(enum lab_op op);
+int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, struct lc_err *e);
+int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, struct lc_err *e);
+int run_events_count(const struct run *r, int host, enum lab_event_kind kind, const char *group,
+		     int64_t *n);
+void run_agents_free(struct run *r);
+
+/* run_observe.c */
+int run_observe_start(struct run *r, struct lc_err *e);
+void run_observe_poll(struct run *r);
+int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e);
+void run_timeline_report(struct run *r);
+void run_observe_free(struct run *r);
+
+/* run_capture.c */
+int run_capture_start(struct run *r, struct lc_err *e);
+void run_capture_report(struct run *r);
+void run_capture_free(struct run *r);
+
+#endif
