@@ -162,20 +162,17 @@ static void ul_free(struct engine *en)
 	en->priv = NULL;
 }
 
-static int ul_dist_for(struct userlink *ul, struct impair_dir *d, struct lc_err *e)
+/* Point direction d at its distribution table.  Every table was loaded at init (they are
+ * small), so a live change to any distribution finds its table in the forwarder too: the
+ * forwarder got its copy of them at fork. */
+static void ul_dist_for(struct userlink *ul, struct impair_dir *d)
 {
 	enum lab_dist k = d->p.dist;
-	if (!(d->p.set & IMP_DIST) || k <= LAB_DIST_UNIFORM || k > LAB_DIST_PARETONORMAL) {
+	if (!(d->p.set & IMP_DIST) || k <= LAB_DIST_UNIFORM || k > LAB_DIST_PARETONORMAL ||
+	    !ul->dist[k].table)
 		d->dist = NULL;
-		return 0;
-	}
-	if (!ul->dist[k].table) {
-		int r = impair_dist_find(k, &ul->dist[k], NULL, 0);
-		if (r < 0)
-			return err_set(e, r, "loading the delay distribution table: %s", strerror(-r));
-	}
-	d->dist = &ul->dist[k];
-	return 0;
+	else
+		d->dist = &ul->dist[k];
 }
 
 int userlink_init(struct engine *en, struct lc_err *e)
@@ -198,17 +195,21 @@ int userlink_init(struct engine *en, struct lc_err *e)
 	}
 	for (int r = 0; r < lab->nrules; r++)
 		ul->rule_left[r] = lab->rules[r].first;
+	for (int k = LAB_DIST_NORMAL; k <= LAB_DIST_PARETONORMAL; k++) {
+		int r = impair_dist_find((enum lab_dist)k, &ul->dist[k], NULL, 0);
+		if (r < 0) {
+			ul_free(en);
+			return err_set(e, r, "userlink: loading delay distribution tables: %s",
+				       strerror(-r));
+		}
+	}
 	for (int i = 0; i < lab->nlinks; i++) {
 		struct ul_link *l = &ul->links[i];
 		l->fd[0] = l->fd[1] = -1;
 		for (int d = 0; d < 2; d++) {
 			impair_dir_init(&l->dir[d], &lab->links[i].dir[d], en->seed,
 					impair_stream_id(i, d));
-			int r = ul_dist_for(ul, &l->dir[d], e);
-			if (r < 0) {
-				ul_free(en);
-				return r;
-			}
+			ul_dist_for(ul, &l->dir[d]);
 		}
 	}
 	return 0;
@@ -355,17 +356,9 @@ static int ul_link_impair(struct engine *en, int link, int dir, const struct lab
 		return err_set(e, -EINVAL, "userlink: no link %d direction %d", link, dir);
 	struct impair_dir *d = &ul->links[link].dir[dir];
 	impair_dir_set(d, imp);
-	int r = ul_dist_for(ul, d, e);   /* load tables here: the child shares nothing later */
-	if (r < 0)
-		return r;
+	ul_dist_for(ul, d);
 	if (ul->pid <= 0)
 		return 0;
-	if (d->dist && d->dist->table) {
-		/* The child got its copy of the tables at fork; a table first needed now
-		 * would not exist there. */
-		return err_set(e, -ENOTSUP, "userlink: a delay distribution cannot be added to a "
-			       "running link; give it in the link statement");
-	}
 	struct ul_msg m = {.op = UL_OP_IMPAIR, .link = link, .dir = dir, .imp = *imp};
 	struct ul_reply rep;
 	return ul_call(ul, &m, &rep, e);
@@ -649,9 +642,8 @@ static void fwd_ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rep.err = -EINVAL;
 	} else if (m.op == UL_OP_IMPAIR && (m.dir == 0 || m.dir == 1)) {
 		struct impair_dir *d = &f->ul->links[m.link].dir[m.dir];
-		const struct impair_dist *dist = d->dist;
 		impair_dir_set(d, &m.imp);
-		d->dist = (m.imp.set & IMP_DIST) ? dist : NULL;
+		ul_dist_for(f->ul, d);
 	} else if (m.op == UL_OP_COUNTERS) {
 		memcpy(rep.cnt, f->ul->links[m.link].cnt, sizeof(rep.cnt));
 	} else {
