@@ -70,6 +70,15 @@ struct ul_fwd {
 	uint64_t order;
 	int tfd;
 	int64_t armed;                 /* time the timerfd is set for, 0 when idle */
+	/* Wake-up compensation: a frame is stamped when read, which is after the forwarder
+	 * woke up for it.  The wake-up cost is measured on our own timer (how late a timerfd
+	 * expiry is seen) and taken off the first frame read after sleeping. */
+	int64_t wake_est;              /* EWMA of the timer wake-up lateness, ns */
+	int64_t sleep_from;            /* when the loop last went to wait, 0 when awake */
+	int64_t woke_at;
+	int fresh_wake;                /* the next frame read is the one that woke us */
+	ev_prepare prep;
+	ev_check check;
 	ev_io timer_io, ctl_io;
 	struct ul_watch *watch;        /* 2 per link */
 	FILE *fate;
@@ -535,12 +544,23 @@ static int fwd_ruled(struct ul_fwd *f, int link, int dir, const uint8_t *data, s
 	return 0;
 }
 
+/* When did the frame just read arrive?  Now, unless it is the one that woke us. */
+static int64_t fwd_arrival(struct ul_fwd *f)
+{
+	int64_t now = now_ns();
+	if (!f->fresh_wake)
+		return now;
+	f->fresh_wake = 0;
+	int64_t t = f->woke_at - f->wake_est;
+	return t > f->sleep_from ? t : f->sleep_from;
+}
+
 static void fwd_frame(struct ul_fwd *f, int link, int dir, uint8_t *data, size_t len)
 {
 	struct ul_link *l = &f->ul->links[link];
 	struct userlink_counters *c = &l->cnt[dir];
 	uint64_t idx = l->seq[dir]++;
-	int64_t now = now_ns();
+	int64_t now = fwd_arrival(f);
 	c->in++;
 	if (fwd_ruled(f, link, dir, data, len)) {
 		c->ruled++;
@@ -620,6 +640,12 @@ static void fwd_timer_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop; (void)revents;
 	if (read(f->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
+	if (f->armed > 0 && f->fresh_wake) {
+		int64_t late = f->woke_at - f->armed;
+		if (late >= 0 && late < 1000000)
+			f->wake_est += (late - f->wake_est) / 8;
+	}
+	f->fresh_wake = 0;
 	f->armed = 0;
 	fwd_flush_due(f, 1);
 }
@@ -650,6 +676,22 @@ static void fwd_ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rep.err = -EINVAL;
 	}
 	send(w->fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+static void fwd_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct ul_fwd *f = (struct ul_fwd *)((char *)w - offsetof(struct ul_fwd, prep));
+	(void)loop; (void)revents;
+	f->sleep_from = now_ns();
+}
+
+static void fwd_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct ul_fwd *f = (struct ul_fwd *)((char *)w - offsetof(struct ul_fwd, check));
+	(void)loop; (void)revents;
+	f->woke_at = now_ns();
+	/* Only a real sleep has a wake-up to compensate. */
+	f->fresh_wake = f->woke_at - f->sleep_from > 2 * f->wake_est + 5000;
 }
 
 static void fwd_counters_out(struct ul_fwd *f)
@@ -710,6 +752,10 @@ static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 	ev_io_start(f->loop, &f->timer_io);
 	ev_io_init(&f->ctl_io, fwd_ctl_cb, ctl, EV_READ);
 	ev_io_start(f->loop, &f->ctl_io);
+	ev_prepare_init(&f->prep, fwd_prepare_cb);
+	ev_prepare_start(f->loop, &f->prep);
+	ev_check_init(&f->check, fwd_check_cb);
+	ev_check_start(f->loop, &f->check);
 	ev_run(f->loop, 0);
 	fwd_counters_out(f);
 	if (f->fate)
