@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -326,6 +327,9 @@ static int ul_start(struct engine *en, struct lc_err *e)
 	close(sp[1]);
 	ul->ctl = sp[0];
 	ul->pid = pid;
+	/* A forwarder that stopped answering must not hang the runner. */
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(ul->ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* The forwarder holds the TAPs now: a link lives exactly as long as its forwarder. */
 	for (int i = 0; i < ul->nlinks; i++)
 		for (int s = 0; s < 2; s++) {
