@@ -1579,19 +1579,21 @@ static int step_listen(struct parser *p, int h, struct tok *t, int n)
 			}
 			s.u.listen.on_eof = (enum lab_eof_mode)m;
 		} else if (!strcmp(k, "data")) {
-			static const char *const modes[] = {"sink", "echo", "source"};
-			if (need(p, t, i, n, "sink, echo or source"))
+			/* ignore: never read, so bytes pile up in the receive queue (and a
+			 * close() with unread data sends RST, RFC 2525 2.17) */
+			static const char *const modes[] = {"sink", "echo", "source", "ignore"};
+			if (need(p, t, i, n, "sink, echo, source or ignore"))
 				return -1;
 			i++;
 			int m = -1;
-			for (int j = 0; j < 3; j++)
+			for (int j = 0; j < 4; j++)
 				if (!strcmp(t[i].s, modes[j]))
 					m = j;
 			if (m < 0) {
 				char sug[96];
-				mean(sug, sizeof(sug), t[i].s, modes, 3);
+				mean(sug, sizeof(sug), t[i].s, modes, 4);
 				return perr(p, t[i].col,
-					    "data must be sink, echo or source, got \"%s\"%s", t[i].s,
+					    "data must be sink, echo, source or ignore, got \"%s\"%s", t[i].s,
 					    sug);
 			}
 			s.u.listen.data = (enum lab_data_mode)m;

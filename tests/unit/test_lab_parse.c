@@ -310,6 +310,17 @@ static void test_full_lab(void **state)
 	lab_free(lab);
 }
 
+/* data ignore: the listener never reads (rst-unread-data); a typo gets a suggestion. */
+static void test_data_ignore(void **state)
+{
+	(void)state;
+	struct lab *lab = parse_ok(LINK2 "server listen :80 data ignore\n");
+	assert_int_equal(lab->steps[0].u.listen.data, LAB_DATA_IGNORE);
+	lab_free(lab);
+	check_err(LINK2 "server listen :80 data ignor\n",
+		  "t.lab:4:24: data must be sink, echo, source or ignore, got \"ignor\"; did you mean ignore?");
+}
+
 /* Every step has a together id; one per line, shared by '&'. */
 static void test_together(void **state)
 {
@@ -990,6 +1001,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_lab),
+		cmocka_unit_test(test_data_ignore),
 		cmocka_unit_test(test_together),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_syntax),
