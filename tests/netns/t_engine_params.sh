@@ -47,7 +47,18 @@ if [ "$ENGINE" = netem ]; then
 		*) not_ok "tc reads back loss gemodel (got: $q)";; esac
 fi
 read -r _ n _ < <(send 50 100 1000)
-check_eq "$ENGINE: Gilbert-Elliott p=100 r=0 passes only the first frame" "$n" 1
+# userlink passes exactly the first datagram.  Under netem (UML) a stray frame of the link's
+# bring-up has been seen to take that one pass, so there: at most one.
+if [ "$ENGINE" = userlink ]; then
+	check_eq "$ENGINE: Gilbert-Elliott p=100 r=0 1-h=100 passes only the first frame" "$n" 1
+elif [ "$n" -le 1 ]; then ok "$ENGINE: Gilbert-Elliott p=100 r=0 1-h=100 passes at most the first frame ($n)"
+else not_ok "$ENGINE: Gilbert-Elliott p=100 r=0 1-h=100 passes at most the first frame (got $n)"; fi
+el_down
+# The same chain with 1-h = 0: the bad state loses nothing.  Had h and 1-h been confused on
+# the way to the kernel, this would lose everything.
+el_up --a2b ge=100/0/0/0 || { not_ok "$ENGINE: GE link came up"; t_done; }
+read -r _ n _ < <(send 50 100 1000)
+check_eq "$ENGINE: Gilbert-Elliott with 1-h=0 loses nothing" "$n" 50
 el_down
 
 el_up --a2b delay=10ms,jitter=2ms,delay_corr=25,dist=normal,limit=500,reorder=5,gap=3,corrupt=0.1 ||
