@@ -716,6 +716,37 @@ static void fwd_counters_out(struct ul_fwd *f)
 		}
 }
 
+static int int_cmp(const void *x, const void *y)
+{
+	return *(const int *)x - *(const int *)y;
+}
+
+/* Close every inherited fd but ours: the forwarder must not keep the runner's namespaces,
+ * netlink sockets or pipes (a reaper's pipe, an agent's control socket) open behind its back. */
+static void fwd_close_others(struct userlink *ul, int ctl)
+{
+	int n = 0, *keep = malloc(((size_t)ul->nlinks * 2 + 2) * sizeof(int));
+	if (!keep)
+		return;
+	for (int i = 0; i < ul->nlinks; i++)
+		for (int s = 0; s < 2; s++)
+			keep[n++] = ul->links[i].fd[s];
+	keep[n++] = ctl;
+	if (ul->fate_fd >= 0)
+		keep[n++] = ul->fate_fd;
+	qsort(keep, (size_t)n, sizeof(int), int_cmp);
+	unsigned lo = 3;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 3)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	close_range(lo, ~0U, 0);
+	free(keep);
+}
+
 static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 {
 	/* Die with the engine's process, even by SIGKILL; and if it died before prctl took
@@ -728,6 +759,7 @@ static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 	struct sched_param sp = {.sched_priority = UL_RT_PRIO};
 	sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);   /* best effort */
 	signal(SIGPIPE, SIG_IGN);
+	fwd_close_others(ul, ctl);
 
 	struct ul_fwd *f = calloc(1, sizeof(*f));
 	if (!f)
