@@ -98,6 +98,23 @@ static void child_fail(int sock, int code, const char *fmt, const char *a, const
 	_exit(1);
 }
 
+/* Drop every descriptor inherited from the parent except ours: a copy of an agent's control
+ * socket or of another capture's pipe held here would hide the EOF its owner relies on. */
+static void close_inherited(int keep1, int keep2)
+{
+	int a = keep1 < keep2 ? keep1 : keep2, b = keep1 < keep2 ? keep2 : keep1;
+	unsigned from = 3;
+	int keep[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < 3)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
 /* The capture child: never returns. */
 static void child_run(int sock, pid_t parent, int netns_fd, const char *ifname, const char *path)
 {
@@ -107,6 +124,7 @@ static void child_run(int sock, pid_t parent, int netns_fd, const char *ifname, 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)  /* the parent died before prctl took effect */
 		_exit(1);
+	close_inherited(sock, netns_fd);
 	/* The child exists only to capture in that namespace: it need not return. */
 	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
 		child_fail(sock, -errno, "entering the namespace to capture on %s: %s", ifname,

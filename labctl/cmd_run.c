@@ -66,7 +66,11 @@ static int collect(char **args, int n, char ***files, int *nfiles)
 				if (!nf)
 					break;
 				*files = nf;
-				if (asprintf(&(*files)[*nfiles], "%s/%s", args[i], de->d_name) < 0)
+				size_t al = strlen(args[i]);
+				while (al > 1 && args[i][al - 1] == '/')
+					al--;
+				if (asprintf(&(*files)[*nfiles], "%.*s/%s", (int)al, args[i],
+					     de->d_name) < 0)
 					break;
 				(*nfiles)++;
 			}
@@ -202,7 +206,7 @@ int cmd_run(int argc, char **argv)
 			status = LC_EXIT_USAGE;
 		else if (res[i].status == LC_EXIT_FAIL && status == LC_EXIT_PASS)
 			status = LC_EXIT_FAIL;
-		if (nfiles > 1 && !o.json)
+		if (nfiles > 1 && !o.json && !o.quiet)
 			fputc('\n', stdout);
 	}
 	if (res && nfiles > 1) {

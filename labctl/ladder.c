@@ -322,8 +322,13 @@ int ladder_add_pcap(struct ladder *l, const char *path, struct lc_err *e)
 		if (r == PCAP_ERROR_BREAK)
 			break;
 		if (r < 0) {
-			rc = err_set(e, -EINVAL, "%s: corrupt or truncated after %zu records: %s", path,
-				     nread, pcap_geterr(p));
+			const char *why = pcap_geterr(p);
+			/* libpcap reads a pcapng file only when all its interfaces share one link
+			 * type (mergecap of an Ethernet and a cooked capture does not). */
+			bool mixed = strstr(why, "different from the type") != NULL;
+			rc = err_set(e, -EINVAL, "%s: %s after %zu records: %s%s", path,
+				     mixed ? "unreadable" : "corrupt or truncated", nread, why,
+				     mixed ? " (give the original files to labctl ladder instead of a merged one)" : "");
 			goto close_pcap;
 		}
 		nread++;
@@ -410,10 +415,14 @@ static int cmp_time(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* splitmix64's finaliser: every input bit reaches the low bits the tables index with (a plain
+ * boost-style combine left ports, which differ only in high bits, colliding). */
 static uint64_t mix(uint64_t h, uint64_t v)
 {
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	return h;
+	uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
 static uint64_t pkt_hash(const struct lpkt *k)
@@ -762,8 +771,60 @@ static bool state_side(const struct lconn *c, const struct lstate *s, int *side)
 	return false;
 }
 
+/* State marks indexed by port, so drawing 10,000 connections does not compare every mark with
+ * every connection: a pinned mark (with its peer) is filed under both of its ports and found
+ * through the connection's left (client) port; an unpinned one under its own port, found
+ * through either of the connection's ports. */
+struct sidx {
+	uint16_t port;
+	uint32_t i;
+};
+
+struct sindex {
+	struct sidx *v;
+	size_t n;
+};
+
+static int cmp_sidx(const void *a, const void *b)
+{
+	const struct sidx *x = a, *y = b;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int sindex_build(const struct ladder *l, struct sindex *si)
+{
+	si->n = 0;
+	si->v = malloc((l->ns * 2 + 1) * sizeof(*si->v));
+	if (!si->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->ns; i++) {
+		const struct lstate *s = &l->s[i];
+		si->v[si->n++] = (struct sidx){s->port, (uint32_t)i};
+		if (s->has_peer && s->pport != s->port)
+			si->v[si->n++] = (struct sidx){s->pport, (uint32_t)i};
+	}
+	qsort(si->v, si->n, sizeof(*si->v), cmp_sidx);
+	return 0;
+}
+
+static size_t sindex_lower(const struct sindex *si, uint16_t port)
+{
+	size_t lo = 0, hi = si->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (si->v[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The events of one connection in time order (caller frees). */
-static int conn_events(const struct ladder *l, uint32_t ci, struct ev **out, size_t *nout)
+static int conn_events(const struct ladder *l, const struct sindex *si, uint32_t ci,
+		       struct ev **out, size_t *nout)
 {
 	const struct lconn *c = &l->c[ci];
 	size_t n = 0, cap = c->n * 2 + 8;
@@ -781,28 +842,33 @@ static int conn_events(const struct ladder *l, uint32_t ci, struct ev **out, siz
 	}
 	int64_t first = c->n ? l->p[c->pk[0]].ts : 0, last = c->n ? l->p[c->pk[c->n - 1]].ts : 0;
 	int64_t until = c->next_same != NO_CONN ? l->p[l->c[c->next_same].pk[0]].ts : INT64_MAX;
-	for (size_t i = 0; i < l->ns; i++) {
-		const struct lstate *s = &l->s[i];
-		int side;
-		if (!state_side(c, s, &side))
-			continue;
-		/* Pinned marks belong here until the tuple's next connection starts; unpinned
-		 * ones only near this connection's packets. */
-		int64_t lo = first - 1000000000LL;
-		int64_t hi = s->has_peer ? until : last + 1000000000LL;
-		if (s->ts < lo || s->ts >= hi)
-			continue;
-		if (n == cap) {
-			cap *= 2;
-			struct ev *nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		uint16_t port = c->port[pass];
+		if (pass == 1 && port == c->port[0])
+			break;
+		for (size_t j = sindex_lower(si, port); j < si->n && si->v[j].port == port; j++) {
+			const struct lstate *s = &l->s[si->v[j].i];
+			int side;
+			if ((pass == 1 && s->has_peer) || !state_side(c, s, &side))
+				continue;
+			/* Pinned marks belong here until the tuple's next connection starts;
+			 * unpinned ones only near this connection's packets. */
+			int64_t lo = first - 1000000000LL;
+			int64_t hi = s->has_peer ? until : last + 1000000000LL;
+			if (s->ts < lo || s->ts >= hi)
+				continue;
+			if (n == cap) {
+				cap *= 2;
+				struct ev *nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
 			}
-			v = nv;
+			v[n] = (struct ev){s->ts, si->v[j].i, EV_STATE, (uint8_t)side, (uint32_t)n};
+			n++;
 		}
-		v[n] = (struct ev){s->ts, (uint32_t)i, EV_STATE, (uint8_t)side, (uint32_t)n};
-		n++;
 	}
 	qsort(v, n, sizeof(*v), cmp_ev);
 	*out = v;
@@ -925,14 +991,15 @@ static void ascii_arrow(FILE *f, int w, bool to_right, bool head, const char *la
 	fputs(body, f);
 }
 
-static int ascii_conn(const struct ladder *l, FILE *f, uint32_t ci, bool abs_seq)
+static int ascii_conn(const struct ladder *l, const struct sindex *si, FILE *f, uint32_t ci,
+		      bool abs_seq)
 {
 	const struct lconn *c = &l->c[ci];
 	struct ladder_conn_info in;
 	ladder_conn_info(l, ci + 1, &in);
 	struct ev *v;
 	size_t n;
-	if (conn_events(l, ci, &v, &n) < 0)
+	if (conn_events(l, si, ci, &v, &n) < 0)
 		return -ENOMEM;
 
 	int w = 44;
@@ -1020,16 +1087,25 @@ static int ascii_conn(const struct ladder *l, FILE *f, uint32_t ci, bool abs_seq
 int ladder_render_ascii(const struct ladder *l, FILE *out, const struct ladder_render_opts *o)
 {
 	size_t n = npick(l, o);
-	for (size_t i = 0; i < n; i++) {
+	struct sindex si;
+	int rc = 0;
+	if (sindex_build(l, &si) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !rc; i++) {
 		uint32_t ci;
-		if (pick(l, o, i, &ci) < 0)
-			return -ENOENT;
+		if (pick(l, o, i, &ci) < 0) {
+			rc = -ENOENT;
+			break;
+		}
 		if (i)
 			fputc('\n', out);
-		if (ascii_conn(l, out, ci, o && o->abs_seq) < 0)
-			return -ENOMEM;
+		if (ascii_conn(l, &si, out, ci, o && o->abs_seq) < 0)
+			rc = -ENOMEM;
 	}
-	return ferror(out) ? -EIO : 0;
+	free(si.v);
+	if (!rc && ferror(out))
+		rc = -EIO;
+	return rc;
 }
 
 int ladder_render_list(const struct ladder *l, FILE *out, const struct ladder_render_opts *o)
@@ -1207,7 +1283,8 @@ static void svg_conn(const struct ladder *l, FILE *f, const struct svg_block *b,
 		pkt_note(k, note, sizeof(note));
 		/* Slanted arrows carry their label nearer the sender, so the labels of two
 		 * crossing arrows (a simultaneous close) do not sit on top of each other. */
-		double at = y2 > y ? 0.4 : 0.5;
+		double half = strlen(lab) * S_CHAR / 2 + 8;
+		double at = y2 > y ? fmax(0.3, fmin(0.5, half / (S_XR - S_XL))) : 0.5;
 		double mx = x1 + (x2 - x1) * at, my = y + (y2 - y) * at;
 		double ang = atan2(y2 - y, x2 - x1) * 180 / M_PI;
 		if (ang > 90)
@@ -1242,12 +1319,17 @@ int ladder_render_svg(const struct ladder *l, FILE *out, const struct ladder_ren
 	if (!b)
 		return -ENOMEM;
 	double top = 10;
+	struct sindex si = {0};
+	if (sindex_build(l, &si) < 0) {
+		rc = -ENOMEM;
+		goto free_blocks;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (pick(l, o, i, &b[i].ci) < 0) {
 			rc = -ENOENT;
 			goto free_blocks;
 		}
-		if (conn_events(l, b[i].ci, &b[i].v, &b[i].n) < 0 ||
+		if (conn_events(l, &si, b[i].ci, &b[i].v, &b[i].n) < 0 ||
 		    !(b[i].y = svg_layout(l, b[i].v, b[i].n, top + 96))) {
 			rc = -ENOMEM;
 			goto free_blocks;
@@ -1295,6 +1377,7 @@ int ladder_render_svg(const struct ladder *l, FILE *out, const struct ladder_ren
 	if (ferror(out))
 		rc = -EIO;
 free_blocks:
+	free(si.v);
 	for (size_t i = 0; i < n; i++) {
 		free(b[i].v);
 		free(b[i].y);

@@ -32,18 +32,19 @@ void run_observe_poll(struct run *r)
 {
 	if (!r->polling)
 		return;
-	int64_t c0 = cpu_ns(), w0 = run_now_ns();
+	int64_t c0 = cpu_ns();
 	for (int h = 0; h < r->lab->nhosts; h++) {
 		struct lc_err e = {0};
 		if (r->hosts[h].diag)
 			timeline_poll_once(r->tl, r->hosts[h].diag, h, &r->pollf, &e);
 	}
-	int64_t wall = run_now_ns() - w0;
-	r->poll_cpu_ns += cpu_ns() - c0;
+	int64_t cost = cpu_ns() - c0;
+	r->poll_cpu_ns += cost;
 	r->npolls++;
-	/* With 100k sockets a dump takes tens of ms: back off rather than starve the steps. */
-	if (wall * 4 > r->poll_interval)
-		r->poll_interval = wall * 4 < 200000000 ? wall * 4 : 200000000;
+	/* With 100k sockets a dump takes tens of ms: back off rather than starve the steps.  CPU
+	 * time, not wall time, so that being preempted on a busy machine does not count. */
+	if (cost * 4 > r->poll_interval)
+		r->poll_interval = cost * 4 < 200000000 ? cost * 4 : 200000000;
 	else if (r->poll_interval > r->o.poll_ns)
 		r->poll_interval = r->poll_interval / 2 > r->o.poll_ns ? r->poll_interval / 2
 									: r->o.poll_ns;

@@ -13,8 +13,18 @@ command -v tshark >/dev/null || { skip "t_capture: no tshark"; exit 0; }
 command -v tcpdump >/dev/null || { skip "t_capture: no tcpdump"; exit 0; }
 DATA=$(cd "$(dirname "$0")/../data/pcap" && pwd)
 
-t_netns C cli && t_netns S srv || { not_ok "make namespaces"; t_done; }
-ip link add va netns "$C" type veth peer name vb netns "$S" || { not_ok "make veth"; t_done; }
+t_netns C cli && t_netns S srv || { not_ok "make namespaces"; # Errors: a missing interface fails with the interface named, and nothing is left running.
+"$TOOLS/capdrive" "/run/netns/$C" nosuchif0 "$T_TMP/x.pcap" </dev/null >"$T_TMP/o" 2>&1; rc=$?
+check_eq "capture on a missing interface exits 2" "$rc" 2
+check "the error names the interface" grep -q nosuchif0 "$T_TMP/o"
+
+t_done; }
+ip link add va netns "$C" type veth peer name vb netns "$S" || { not_ok "make veth"; # Errors: a missing interface fails with the interface named, and nothing is left running.
+"$TOOLS/capdrive" "/run/netns/$C" nosuchif0 "$T_TMP/x.pcap" </dev/null >"$T_TMP/o" 2>&1; rc=$?
+check_eq "capture on a missing interface exits 2" "$rc" 2
+check "the error names the interface" grep -q nosuchif0 "$T_TMP/o"
+
+t_done; }
 ip -n "$C" addr add 10.0.0.1/24 dev va
 ip -n "$C" link set va up
 ip -n "$S" link set vb up
@@ -57,8 +67,15 @@ scenario() {
 		check "$name: labctl ladder draws ours" "$LABCTL" ladder "$ours" -o /dev/null
 		check "$name: labctl ladder draws tcpdump's" "$LABCTL" ladder "$theirs" -o /dev/null
 		# Merged: each packet was seen at both ends, so each becomes one slanted arrow.
-		local arr; arr=$("$LABCTL" ladder "$ours" "$theirs" | grep -c 'arrives')
-		check_eq "$name: merged files pair every packet" "$arr" "$n"
+		local merged; merged=$("$LABCTL" ladder "$ours" "$theirs")
+		check_eq "$name: merged files pair every packet" "$(grep -c arrives <<<"$merged")" "$(flags "$ours" | wc -l)"
+		# Our stamps and tcpdump's agree: every client->server packet was seen first in our
+		# file (client side), every server->client one first in tcpdump's (server side),
+		# and none spent more than 100 ms in flight (the tbf queue of simclose is < 100 ms).
+		local wrong; wrong=$(grep arrives <<<"$merged" | grep -v -e '~~>| \[1:' -e '|<~~ .*| \[2:')
+		check_eq "$name: each packet seen first at its sender's end" "$wrong" ""
+		local slow; slow=$(grep -o '[0-9.]* ms in flight' <<<"$merged" | awk '$1 >= 100' | head -1)
+		check_eq "$name: flight times under 100 ms" "$slow" ""
 	fi
 	if [ "${RECORD:-0}" = 1 ]; then cp "$ours" "$DATA/$name.pcap"; cp "$theirs" "$DATA/$name-tcpdump.pcap"; fi
 }
@@ -99,5 +116,10 @@ late_addr() { (sleep 0.3; ip -n "$S" addr add 10.0.0.2/24 dev vb) & }
 scenario synretrans 8083 late_addr
 check_eq "synretrans: tshark sees the SYN retransmitted" \
 	"$(tshark -r "$T_TMP/synretrans.pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.analysis.retransmission' 2>/dev/null | wc -l | tr -d ' ')" 1
+
+# Errors: a missing interface fails with the interface named, and nothing is left running.
+"$TOOLS/capdrive" "/run/netns/$C" nosuchif0 "$T_TMP/x.pcap" </dev/null >"$T_TMP/o" 2>&1; rc=$?
+check_eq "capture on a missing interface exits 2" "$rc" 2
+check "the error names the interface" grep -q nosuchif0 "$T_TMP/o"
 
 t_done

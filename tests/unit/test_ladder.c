@@ -267,6 +267,9 @@ static void t_synthetic_ipv6(void **s)
 	char tmp[] = "/tmp/ladder-v6-XXXXXX";
 	close(mkstemp(tmp));
 	write_synthetic(tmp, DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
+	/* Kept in the data directory too, for t_ladder_tshark.sh's cross-check. */
+	if (getenv("LADDER_GOLDEN_UPDATE"))
+		write_synthetic(DATA "synthetic-ipv6.pcap", DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
 	golden("synthetic-ipv6", FILES(tmp), false);
 	unlink(tmp);
 }
@@ -328,6 +331,8 @@ static void t_synthetic_sll_pairs(void **s)
 	assert_int_equal(ladder_add_state_conn(l, t0 + 60000, &sv, &c, "SYN_RECV"), 0);
 	assert_int_equal(ladder_add_state(l, t0 + 150000, &c, "ESTABLISHED"), 0);
 	assert_int_equal(ladder_add_state_conn(l, t0 + 250000, &sv, &c, "ESTABLISHED"), 0);
+	/* Unpinned, on the server's side: found through the connection's right port. */
+	assert_int_equal(ladder_add_state(l, t0 + 260000, &sv, "UNPINNED"), 0);
 	/* A mark for another connection does not show. */
 	c4->sin_port = htons(40001);
 	assert_int_equal(ladder_add_state(l, t0 + 100, &c, "NOT_OURS"), 0);

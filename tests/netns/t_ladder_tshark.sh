@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Cross-check labctl ladder against tshark, the independent reader, on every recorded capture
+# in tests/data/pcap (ours: Ethernet; tcpdump's: Linux cooked SLL2): for each TCP packet the
+# frame number, flags, relative seq/ack, payload length and the analysis mark (retransmission,
+# fast retransmission, dup ACK #n, keep-alive) must agree.  Also: --svg output is well-formed
+# (xmllint), --abs agrees with tshark's absolute numbers, and bad input exits 2.
+# Needs no root: nothing here touches the network.
+source "$(dirname "$0")/lib.sh"
+command -v tshark >/dev/null || { skip "t_ladder_tshark: no tshark"; exit 0; }
+DATA=$(cd "$(dirname "$0")/../data/pcap" && pwd)
+
+# tshark's view, one line per TCP packet: "FRAME FLAGS seq=S [ack=A ]len=L" ($2: relative?).
+theirs() {
+	tshark -r "$1" -Y tcp -o tcp.relative_sequence_numbers:"$2" -T fields -E separator=' ' \
+		-e frame.number -e tcp.flags.syn -e tcp.flags.fin -e tcp.flags.reset -e tcp.flags.push \
+		-e tcp.flags.ack -e tcp.seq -e tcp.ack -e tcp.len 2>/dev/null |
+	awk '{
+		f = ""; split("SYN FIN RST PSH ACK", names, " ")
+		for (i = 1; i <= 5; i++) if ($(i + 1) == "1" || $(i + 1) == "True") f = f (f == "" ? "" : "+") names[i]
+		line = $1 " " f " seq=" $7
+		if ($6 == "1" || $6 == "True") line = line " ack=" $8
+		print line " len=" $9
+	}'
+}
+
+# Our view from the ASCII diagram: "FRAME FLAGS seq=S [ack=A ]len=L [MARK]".
+ours() {
+	"$LABCTL" ladder "$1" $2 | sed -n 's/^ *\([0-9][0-9]*\) *[-0-9.]* *[|]<*-* \([A-Z+]*\) \(seq=[0-9]* \(ack=[0-9]* \)\{0,1\}len=[0-9]*\) -*>*[|]\( \[\(.*\)\]\)\{0,1\}$/\1 \2 \3|\6/p'
+}
+
+for f in "$DATA"/*.pcap; do
+	b=$(basename "$f" .pcap)
+	rel=$(ours "$f" "" | sed 's/|.*//')
+	trel=$(theirs "$f" TRUE | sed 's/|.*//')
+	[ -n "$rel" ] || not_ok "$b: ladder drew nothing"
+	check_eq "$b: frames, flags, relative seq/ack, len as tshark" "$rel" "$trel"
+	abs=$(ours "$f" --abs | sed 's/|.*//')
+	tabs=$(theirs "$f" FALSE | sed 's/|.*//')
+	check_eq "$b: absolute seq/ack as tshark" "$abs" "$tabs"
+	check_eq "$b: packet count as tshark" "$(echo "$rel" | wc -l)" \
+		"$(tshark -r "$f" -Y tcp 2>/dev/null | wc -l | tr -d ' ')"
+	# Analysis marks: retransmissions and dup ACKs at the same frames as tshark's.
+	om=$(ours "$f" "" | awk -F'|' '$2 != "" {split($1, a, " "); print a[1] " " $2}')
+	tm=$(tshark -r "$f" -Y 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.duplicate_ack || tcp.analysis.keep_alive' \
+		-T fields -E separator=' ' -e frame.number -e tcp.analysis.fast_retransmission \
+		-e tcp.analysis.duplicate_ack_num -e tcp.analysis.keep_alive -e _ws.expert.message 2>/dev/null |
+		awk '{ m = "retransmission"
+		       if ($0 ~ /Fast retransmission/ || $0 ~ /fast retransmission/) m = "fast retransmission"
+		       else if ($0 ~ /[Dd]uplicate ACK/) { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) { m = "dup ACK #" $i; break } }
+		       else if ($0 ~ /[Kk]eep-[Aa]live/ && $0 !~ /ACK/) m = "keep-alive"
+		       print $1 " " m }')
+	check_eq "$b: analysis marks as tshark" "$om" "$tm"
+	[ -n "$om" ] && echo "# $b marks: $(echo $om)"
+	svg="$T_TMP/$b.svg"
+	if "$LABCTL" ladder "$f" --svg "$svg" && xmllint --noout "$svg"; then
+		ok "$b: SVG well-formed"
+	else
+		not_ok "$b: SVG well-formed"
+	fi
+done
+
+# Both ends merged: still well-formed, one arrow per packet.
+"$LABCTL" ladder "$DATA/normal.pcap" "$DATA/normal-tcpdump.pcap" --svg "$T_TMP/m.svg" &&
+	xmllint --noout "$T_TMP/m.svg" && ok "merged SVG well-formed" || not_ok "merged SVG well-formed"
+
+# pcapng (as Wireshark saves) reads the same as pcap.
+if command -v editcap >/dev/null; then
+	editcap -F pcapng "$DATA/normal.pcap" "$T_TMP/n.pcapng"
+	check_eq "pcapng draws as pcap" "$("$LABCTL" ladder "$T_TMP/n.pcapng")" "$("$LABCTL" ladder "$DATA/normal.pcap")"
+fi
+
+# Bad input: exit 2 with a message naming the file.
+"$LABCTL" ladder "$T_TMP/none.pcap" 2>"$T_TMP/err"; rc=$?
+check_eq "missing file exits 2" "$rc" 2
+check "missing file named" grep -q none.pcap "$T_TMP/err"
+head -c 100 "$DATA/normal.pcap" >"$T_TMP/cut.pcap"
+"$LABCTL" ladder "$T_TMP/cut.pcap" 2>"$T_TMP/err"; rc=$?
+check_eq "truncated file exits 2" "$rc" 2
+echo "not a capture" >"$T_TMP/text.pcap"
+"$LABCTL" ladder "$T_TMP/text.pcap" 2>"$T_TMP/err"; rc=$?
+check_eq "text file exits 2" "$rc" 2
+"$LABCTL" ladder "$DATA/normal.pcap" --conn 9 2>/dev/null; check_eq "--conn beyond the last exits 2" "$?" 2
+"$LABCTL" ladder "$DATA/normal.pcap" --port 1 2>/dev/null; check_eq "--port without a match exits 2" "$?" 2
+check_eq "--port picks the connection" "$("$LABCTL" ladder "$DATA/normal.pcap" --port 8080 | head -1 | cut -d, -f1)" "connection 1: 10.0.0.1:48720 -> 10.0.0.2:8080"
+# --state marks a lifeline (IPv4 and IPv6 endpoints); a malformed one exits 2.
+check "--state on the client's lifeline" bash -c '"$LABCTL" ladder "$0/normal.pcap" --state 0.05,10.0.0.1:48720,MY_STATE | grep -q "MY_STATE \*"' "$DATA"
+check "--state on an IPv6 server's lifeline" bash -c '"$LABCTL" ladder "$0/synthetic-ipv6.pcap" --state 0.05,[fd00::2]:80,V6_STATE | grep -q "\* V6_STATE"' "$DATA"
+check_eq "--state for another endpoint draws nothing" "$("$LABCTL" ladder "$DATA/normal.pcap" --state 0.05,10.0.0.9:1,XX | grep -c XX)" 0
+"$LABCTL" ladder "$DATA/normal.pcap" --state 0.05,10.0.0.1,NOPORT 2>/dev/null; check_eq "malformed --state exits 2" "$?" 2
+check "--help" bash -c '"$LABCTL" ladder --help >/dev/null'
+t_done
