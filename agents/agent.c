@@ -130,9 +130,7 @@ static void dispatch(struct agent *a, const struct proto_msg *m)
 		a->quitting = true;
 		ev_break(a->loop, EVBREAK_ALL);
 		break;
-	case PROTO_OP_FLOOD:
-		agent_reply_err(a, m->tag, EOPNOTSUPP, "flood: not implemented in this agent");
-		break;
+	case PROTO_OP_FLOOD: flood_op(a, m); break;
 	default:
 		agent_reply_err(a, m->tag, EPROTO, "%s is not a request", proto_op_name(m->op));
 		break;
@@ -293,6 +291,7 @@ int main(int argc, char **argv)
 		}
 	}
 	conn_free_all(&a);
+	flood_free_all(&a);
 	ev_loop_destroy(a.loop);
 	free(a.out);
 	free(a.rbuf);

@@ -339,10 +339,12 @@ int run_steps(struct run *r, struct lc_err *e)
 				if ((rc = run_agent_send(r, &lab->steps[i + k], &tags[k], e)) < 0)
 					run_log_step(r, &lab->steps[i + k], "ERR", e->msg);
 			for (int k = 0; k < n && rc == 0; k++) {
-				if ((rc = run_agent_wait(r, &lab->steps[i + k], tags[k], e)) < 0)
+				char detail[256];
+				if ((rc = run_agent_wait(r, &lab->steps[i + k], tags[k], detail,
+							 sizeof(detail), e)) < 0)
 					run_log_step(r, &lab->steps[i + k], "ERR", e->msg);
 				else
-					run_log_step(r, &lab->steps[i + k], "ok", "");
+					run_log_step(r, &lab->steps[i + k], "ok", detail);
 			}
 			if (rc < 0)
 				return rc;
