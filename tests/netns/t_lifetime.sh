@@ -15,9 +15,15 @@ held_inodes() {
 	for f in /proc/"$p"/fd/*; do readlink "$f" 2>/dev/null; done |
 		sed -n 's/^net:\[\([0-9]*\)\]$/\1/p' | grep -vx "$root_ino" | sort -u
 }
-# Inodes still alive somewhere visible: a process's namespace or a bind under /run/netns.
-live_inodes() {
-	{ lsns -t net -n -o NS 2>/dev/null; stat -L -c %i /run/netns/* 2>/dev/null; } | sort -u
+# Inodes of namespaces still alive and still ours: a process of this lab (agents, capture and
+# forwarder children all carry the lab id in their command line) or a bind named after it.
+# Namespace inode numbers are recycled at once, so an inode alone could be someone else's.
+live_inodes() {  # live_inodes ID
+	{ lsns -t net -n -o NS,PID 2>/dev/null | while read -r ns pid; do
+		tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | grep -q -- "$1" && echo "$ns"
+	  done
+	  for b in /run/netns/"$1"-*; do [ -e "$b" ] && stat -L -c %i "$b"; done
+	} 2>/dev/null | sort -u
 }
 
 # kill_in PHASE EXTRA_ARGS...: start a run that stalls at PHASE (LABCTL_TEST_STALL; "run" is
@@ -40,7 +46,7 @@ kill_in() {
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
 	sleep 0.3   # the reaper (for --expose) acts when it sees its parent gone
-	leaked=$(comm -12 <(echo "$inos") <(live_inodes) | grep -c .)
+	leaked=$(comm -12 <(echo "$inos") <(live_inodes "$id") | grep -c .)
 	check "labctl held the lab's namespaces when killed in $phase" test "$(echo "$inos" | grep -c .)" -ge 1
 	check_eq "SIGKILL in $phase $* leaves none of its $(echo "$inos" | grep -c .) namespaces alive" "$leaked" 0
 	check_eq "SIGKILL in $phase $* leaves no /run/netns entry" "$(ls /run/netns 2>/dev/null | grep -c "^$id-")" 0
@@ -63,7 +69,7 @@ for ms in 2 10 40 80 160 240; do
 	kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 	inos=$(echo "$inos" | grep . | sort -u)
 	check_eq "SIGKILL at ${ms}ms leaves none of the $(echo "$inos" | grep -c .) namespaces seen alive" \
-		"$(comm -12 <(echo "$inos") <(live_inodes) | grep -c .)" 0
+		"$(comm -12 <(echo "$inos") <(live_inodes "$id") | grep -c .)" 0
 	check_eq "SIGKILL at ${ms}ms leaves no device in the root namespace" "$(ip -o link | wc -l)" "$root_links"
 done
 
