@@ -18,6 +18,7 @@
 
 #define CTL_FD 3
 #define OUT_BACKED_UP (4u << 20)
+#define OUT_KEEP (256u << 10)
 
 int64_t agent_now_ns(void)
 {
@@ -61,6 +62,11 @@ static void out_flush(struct agent *a)
 		a->out_off += n;
 	}
 	a->out_off = a->out_len = 0;
+	if (a->out_cap > OUT_KEEP) {  /* a burst (100k connect events) should not stay in RSS */
+		free(a->out);
+		a->out = NULL;
+		a->out_cap = 0;
+	}
 	if (ev_is_active(&a->ctl_w))
 		ev_io_stop(a->loop, &a->ctl_w);
 }
@@ -124,9 +130,7 @@ static void dispatch(struct agent *a, const struct proto_msg *m)
 		a->quitting = true;
 		ev_break(a->loop, EVBREAK_ALL);
 		break;
-	case PROTO_OP_FLOOD:
-		agent_reply_err(a, m->tag, EOPNOTSUPP, "flood: not implemented in this agent");
-		break;
+	case PROTO_OP_FLOOD: flood_op(a, m); break;
 	default:
 		agent_reply_err(a, m->tag, EPROTO, "%s is not a request", proto_op_name(m->op));
 		break;
@@ -287,6 +291,7 @@ int main(int argc, char **argv)
 		}
 	}
 	conn_free_all(&a);
+	flood_free_all(&a);
 	ev_loop_destroy(a.loop);
 	free(a.out);
 	free(a.rbuf);

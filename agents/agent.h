@@ -101,6 +101,7 @@ struct agent {
 	uint8_t *rbuf;           /* shared read buffer (control and data) */
 	size_t rbuf_cap;
 	struct group *groups;
+	struct flood *floods;    /* running SYN floods (flood.c) */
 	uint32_t next_conn;
 	bool quitting;
 };
@@ -120,5 +121,10 @@ void conn_op_connect(struct agent *a, const struct proto_msg *m);
 void conn_op_cycle(struct agent *a, const struct proto_msg *m);
 void conn_op_group(struct agent *a, const struct proto_msg *m);  /* send shutdown close abort accept */
 void conn_free_all(struct agent *a);
+
+/* flood.c: a SYN flood; answered when it is over (see flood.c for what it refuses). */
+struct flood;
+void flood_op(struct agent *a, const struct proto_msg *m);
+void flood_free_all(struct agent *a);
 
 #endif

@@ -35,6 +35,10 @@ static const struct {
 	[PA_MSG] = {K_STR, PROTO_TEXT_MAX},
 	[PA_CONCURRENCY] = {K_U32, 0},
 	[PA_ELAPSED_NS] = {K_U64, 0},
+	[PA_DURATION_NS] = {K_U64, 0},
+	[PA_FROM_PREFIX] = {K_U32, 0},
+	[PA_RANGE] = {K_ADDR, 0},
+	[PA_RANGE_PREFIX] = {K_U32, 0},
 };
 
 /* Upper bounds of the enum-valued attributes (lab.h's enums; kept numeric here so the agent
@@ -53,7 +57,9 @@ static uint32_t op_required(uint16_t op)
 	case PROTO_OP_CLOSE:
 	case PROTO_OP_ABORT:
 	case PROTO_OP_ACCEPT: return PA_BIT(PA_GROUP);
-	case PROTO_OP_FLOOD: return PA_BIT(PA_ADDR);
+	case PROTO_OP_FLOOD:
+		return PA_BIT(PA_ADDR) | PA_BIT(PA_RATE_MILLI) | PA_BIT(PA_DURATION_NS) |
+		       PA_BIT(PA_RANGE) | PA_BIT(PA_RANGE_PREFIX);
 	case PROTO_OP_CYCLE: return PA_BIT(PA_ADDR) | PA_BIT(PA_COUNT);
 	case PROTO_OP_PING:
 	case PROTO_OP_QUIT:
@@ -182,6 +188,7 @@ static const struct sockaddr_storage *msg_addr(const struct proto_msg *m, int ty
 	case PA_ADDR: return &m->addr;
 	case PA_FROM: return &m->from;
 	case PA_LOCAL: return &m->local;
+	case PA_RANGE: return &m->range;
 	default: return &m->peer;
 	}
 }
@@ -195,6 +202,8 @@ static uint32_t *msg_u32(struct proto_msg *m, int type)
 	case PA_DATA: return &m->data;
 	case PA_CONN: return &m->conn;
 	case PA_ERRNO: return &m->err;
+	case PA_FROM_PREFIX: return &m->from_prefix;
+	case PA_RANGE_PREFIX: return &m->range_prefix;
 	default: return &m->concurrency;
 	}
 }
@@ -207,6 +216,7 @@ static void *msg_u64(struct proto_msg *m, int type)
 	case PA_RATE_MILLI: return &m->rate_milli;
 	case PA_BYTES: return &m->bytes;
 	case PA_TS_NS: return &m->ts_ns;
+	case PA_DURATION_NS: return &m->duration_ns;
 	default: return &m->elapsed_ns;
 	}
 }
@@ -218,6 +228,11 @@ static char *msg_str(struct proto_msg *m, int type)
 	case PA_ERRNAME: return m->errname;
 	default: return m->msg;
 	}
+}
+
+static uint32_t prefix_max(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? 128 : 32;
 }
 
 /* Enum-valued attributes must be in range, on both sides. */
@@ -232,6 +247,13 @@ static int values_valid(const struct proto_msg *m)
 	if ((m->have & PA_BIT(PA_ERRNO)) && (m->err == 0 || m->err > 4095))
 		return 0;
 	if ((m->have & PA_BIT(PA_GROUP)) && !m->group[0])
+		return 0;
+	/* a prefix length needs its address, and fits its family */
+	if ((m->have & PA_BIT(PA_FROM_PREFIX)) &&
+	    (!(m->have & PA_BIT(PA_FROM)) || m->from_prefix > prefix_max(&m->from)))
+		return 0;
+	if ((m->have & PA_BIT(PA_RANGE_PREFIX)) &&
+	    (!(m->have & PA_BIT(PA_RANGE)) || m->range_prefix > prefix_max(&m->range)))
 		return 0;
 	return 1;
 }

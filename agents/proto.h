@@ -42,7 +42,10 @@ enum proto_op {
 	PROTO_OP_CLOSE,
 	PROTO_OP_ABORT,
 	PROTO_OP_ACCEPT,
-	PROTO_OP_FLOOD,     /* reserved: the SYN flood sender (another issue) */
+	PROTO_OP_FLOOD,     /* spoofed SYNs to ADDR at RATE_MILLI for DURATION_NS, sources from
+			       FROM/FROM_PREFIX (default: the range) inside RANGE/RANGE_PREFIX
+			       (the lab's black hole); answered when done, with COUNT (SYNs sent),
+			       ELAPSED_NS and a MSG for the step log */
 	PROTO_OP_PING,
 	PROTO_OP_QUIT,
 	PROTO_OP_CYCLE,     /* connect, close once connected, repeat COUNT times (benchmarks);
@@ -92,7 +95,11 @@ enum proto_attr {
 	PA_ERRNAME,      /* string: "EADDRNOTAVAIL" */
 	PA_MSG,          /* string: human text */
 	PA_CONCURRENCY,  /* u32: cycle: connections in flight */
-	PA_ELAPSED_NS,   /* u64: cycle: time taken */
+	PA_ELAPSED_NS,   /* u64: cycle, flood: time taken */
+	PA_DURATION_NS,  /* u64: flood: how long */
+	PA_FROM_PREFIX,  /* u32: flood: prefix length of FROM (the spoofed source range) */
+	PA_RANGE,        /* address: flood: the lab's black-hole network (port 0) */
+	PA_RANGE_PREFIX, /* u32: flood: its prefix length */
 	PA_MAX,
 };
 
@@ -106,9 +113,9 @@ struct proto_msg {
 	uint32_t tag;
 	uint32_t have;                    /* PA_BIT(PA_*) */
 	char group[PROTO_NAME_MAX];
-	struct sockaddr_storage addr, from, local, peer;
-	uint32_t backlog, accept, on_eof, data, conn, err, concurrency;
-	int64_t after_ns, count, bytes, ts_ns, elapsed_ns;
+	struct sockaddr_storage addr, from, local, peer, range;
+	uint32_t backlog, accept, on_eof, data, conn, err, concurrency, from_prefix, range_prefix;
+	int64_t after_ns, count, bytes, ts_ns, elapsed_ns, duration_ns;
 	uint64_t rate_milli;
 	char errname[PROTO_ERRNAME_MAX];
 	char msg[PROTO_TEXT_MAX];

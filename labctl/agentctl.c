@@ -123,6 +123,8 @@ static void handle_frame(struct agentctl *a, const struct proto_msg *m)
 	} else {
 		an->count = m->count;
 		an->elapsed_ns = m->elapsed_ns;
+		if (m->have & PA_BIT(PA_MSG))  /* a note for the step log (flood: how many) */
+			snprintf(an->msg, sizeof(an->msg), "%s", m->msg);
 	}
 }
 
@@ -445,11 +447,41 @@ int agentctl_send(struct agentctl *a, const struct lab_step *st,
 		break;
 	}
 	case LAB_OP_FLOOD:
-		return err_set(e, -EOPNOTSUPP, "flood: the agent's flood sender is not built yet");
+		return err_set(e, -EINVAL, "flood: use agentctl_send_flood (it needs the lab's "
+			       "black-hole range)");
 	default:
 		return err_set(e, -EINVAL, "step %d is not an agent step", (int)st->op);
 	}
 	return send_frame(a, &m, desc, tag, e);
+}
+
+int agentctl_send_flood(struct agentctl *a, const struct lab_step *st,
+			const struct sockaddr_storage *target, const struct lab_addr *blackhole,
+			uint32_t *tag, struct lc_err *e)
+{
+	struct proto_msg m;
+	if (st->op != LAB_OP_FLOOD)
+		return err_set(e, -EINVAL, "step %d is not a flood", (int)st->op);
+	if (!target)
+		return err_set(e, -EINVAL, "flood: no target address");
+	if (!blackhole || !blackhole->family || blackhole->prefixlen < 0)
+		return err_set(e, -EINVAL, "flood: no black-hole range");
+	proto_msg_init(&m, PROTO_OP_FLOOD, 0);
+	m.addr = *target;
+	m.rate_milli = (uint64_t)(st->u.flood.rate * 1000 + 0.5);
+	m.duration_ns = st->u.flood.duration_ns;
+	lab_to_sockaddr(blackhole, 0, &m.range);
+	m.range_prefix = (uint32_t)blackhole->prefixlen;
+	m.have |= PA_BIT(PA_ADDR) | PA_BIT(PA_RATE_MILLI) | PA_BIT(PA_DURATION_NS) |
+		  PA_BIT(PA_RANGE) | PA_BIT(PA_RANGE_PREFIX);
+	if (st->u.flood.has_from) {
+		const struct lab_addr *f = &st->u.flood.from;
+		lab_to_sockaddr(f, 0, &m.from);
+		m.from_prefix = (uint32_t)(f->prefixlen >= 0 ? f->prefixlen
+					   : f->family == AF_INET6 ? 128 : 32);
+		m.have |= PA_BIT(PA_FROM) | PA_BIT(PA_FROM_PREFIX);
+	}
+	return send_frame(a, &m, "flood", tag, e);
 }
 
 int agentctl_send_cycle(struct agentctl *a, const struct sockaddr_storage *target,
@@ -540,6 +572,20 @@ int agentctl_wait_cycle(struct agentctl *a, uint32_t tag, int64_t timeout_ns, in
 	if (rc == 0) {
 		*count = res.count;
 		*elapsed_ns = res.elapsed_ns;
+	}
+	return rc;
+}
+
+int agentctl_wait_result(struct agentctl *a, uint32_t tag, int64_t timeout_ns,
+			 struct agentctl_result *out, struct lc_err *e)
+{
+	struct answer res;
+	int rc = wait_answer(a, tag, timeout_ns, &res, e);
+	memset(out, 0, sizeof(*out));
+	if (rc == 0) {
+		out->count = res.count;
+		out->elapsed_ns = res.elapsed_ns;
+		snprintf(out->detail, sizeof(out->detail), "%s", res.msg);
 	}
 	return rc;
 }

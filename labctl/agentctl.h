@@ -46,6 +46,12 @@ int agentctl_start(struct ev_loop *loop, int netns_fd, const char *host_name,
 int agentctl_send(struct agentctl *a, const struct lab_step *st,
 		  const struct sockaddr_storage *target, uint32_t *tag, struct lc_err *e);
 
+/* A flood step (the agent answers when it is over): target is resolved and checked by the
+ * runner; blackhole is the lab's range, which the agent checks the sources against. */
+int agentctl_send_flood(struct agentctl *a, const struct lab_step *st,
+			const struct sockaddr_storage *target, const struct lab_addr *blackhole,
+			uint32_t *tag, struct lc_err *e);
+
 /* Benchmarks: COUNT connect+close cycles to target with `concurrency` in flight; answered
  * when done.  agentctl_wait_cycle() returns how many and how long (ns). */
 int agentctl_send_cycle(struct agentctl *a, const struct sockaddr_storage *target,
@@ -57,6 +63,15 @@ int agentctl_send_ping(struct agentctl *a, uint32_t *tag, struct lc_err *e);
 int agentctl_wait(struct agentctl *a, uint32_t tag, int64_t timeout_ns, struct lc_err *e);
 int agentctl_wait_cycle(struct agentctl *a, uint32_t tag, int64_t timeout_ns, int64_t *count,
 			int64_t *elapsed_ns, struct lc_err *e);
+
+/* What an answer reports besides "ok": numbers (cycle, flood: how many, how long) and a
+ * note for the step log ("sent 2000 SYNs in 2.000 s (1000/s) from 198.18.0.0/24"). */
+struct agentctl_result {
+	int64_t count, elapsed_ns;
+	char detail[256];
+};
+int agentctl_wait_result(struct agentctl *a, uint32_t tag, int64_t timeout_ns,
+			 struct agentctl_result *res, struct lc_err *e);
 
 pid_t agentctl_pid(const struct agentctl *a);
 /* Closes the socket, SIGKILL, reaps.  NULL is fine. */

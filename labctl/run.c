@@ -339,10 +339,12 @@ int run_steps(struct run *r, struct lc_err *e)
 				if ((rc = run_agent_send(r, &lab->steps[i + k], &tags[k], e)) < 0)
 					run_log_step(r, &lab->steps[i + k], "ERR", e->msg);
 			for (int k = 0; k < n && rc == 0; k++) {
-				if ((rc = run_agent_wait(r, &lab->steps[i + k], tags[k], e)) < 0)
+				char detail[256];
+				if ((rc = run_agent_wait(r, &lab->steps[i + k], tags[k], detail,
+							 sizeof(detail), e)) < 0)
 					run_log_step(r, &lab->steps[i + k], "ERR", e->msg);
 				else
-					run_log_step(r, &lab->steps[i + k], "ok", "");
+					run_log_step(r, &lab->steps[i + k], "ok", detail);
 			}
 			if (rc < 0)
 				return rc;
@@ -386,6 +388,11 @@ void run_report(struct run *r, int failed)
 
 void run_hold(struct run *r)
 {
+	/* The steps are over: an idle lab need not be polled every millisecond. */
+	if (r->polling) {
+		ev_timer_stop(r->loop, &r->poll_w);
+		r->polling = false;
+	}
 	while (!r->interrupted)
 		ev_run(r->loop, 0);
 }

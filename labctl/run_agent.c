@@ -147,19 +147,26 @@ int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, stru
 	}
 	if ((rc = agent_get(r, st->host, &a, e)) < 0)
 		return rc;
-	rc = agentctl_send(a, st, target, tag, e);
+	if (st->op == LAB_OP_FLOOD)  /* the agent checks the sources against the lab's range */
+		rc = agentctl_send_flood(a, st, target, &r->lab->blackhole, tag, e);
+	else
+		rc = agentctl_send(a, st, target, tag, e);
 	if (rc < 0)
 		return err_prefix(e, "%s:%d:%d: ", r->lab->file, st->pos.line, st->pos.col);
 	return 0;
 }
 
-int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, struct lc_err *e)
+int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, char *detail,
+		   size_t len, struct lc_err *e)
 {
 	/* A flood answers when it is over; everything else at once. */
 	int64_t timeout = 10000000000LL;
+	struct agentctl_result res;
 	if (st->op == LAB_OP_FLOOD)
 		timeout += st->u.flood.duration_ns;
-	int rc = agentctl_wait(r->hosts[st->host].agent, tag, timeout, e);
+	int rc = agentctl_wait_result(r->hosts[st->host].agent, tag, timeout, &res, e);
+	if (len)
+		snprintf(detail, len, "%s", rc == 0 ? res.detail : "");
 	if (rc < 0)
 		return err_prefix(e, "%s:%d:%d: host %s: ", r->lab->file, st->pos.line, st->pos.col,
 				  r->lab->hosts[st->host].name);

@@ -84,7 +84,9 @@ void run_json_str(FILE *f, const char *s);
 /* run_agent.c */
 bool run_is_agent_op(enum lab_op op);
 int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, struct lc_err *e);
-int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, struct lc_err *e);
+/* detail (len bytes) receives the agent's note on the answer (flood: how many SYNs), or "". */
+int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, char *detail,
+		   size_t len, struct lc_err *e);
 int run_events_count(const struct run *r, int host, enum lab_event_kind kind, const char *group,
 		     int64_t *n);
 void run_agents_free(struct run *r);

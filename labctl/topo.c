@@ -10,6 +10,7 @@
 
 #include "link.h"
 #include "netns.h"
+#include "sink.h"
 #include "stall.h"
 
 void topo_make_id(const char *lab_name, char *id, size_t len)
@@ -202,12 +203,11 @@ static int host_routes(struct topo *t, struct lc_err *e)
 		if (rc < 0)
 			return err_prefix(e, "%s:%d:%d: ", lab->file, R->pos.line, R->pos.col);
 	}
-	/* Flood sources come from the black-hole range: every host routes it nowhere, so
-	 * SYN+ACKs to spoofed sources vanish inside the lab. */
+	/* Flood sources come from the black-hole range: every host routes it into a sink, so
+	 * SYN+ACKs to spoofed sources vanish inside the lab (not a blackhole route: see sink.h). */
 	if (lab->blackhole.family == AF_INET) {
 		for (int h = 0; h < t->nhosts; h++) {
-			rc = link_route_add(t->hosts[h].nl, t->hosts[h].ns, &lab->blackhole, NULL,
-					    true, e);
+			rc = sink_add(t->hosts[h].nl, t->hosts[h].ns, &lab->blackhole, e);
 			if (rc < 0)
 				return rc;
 		}

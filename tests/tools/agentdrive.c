@@ -15,6 +15,11 @@
  *   connect ADDR:PORT [count N] [rate R/s] [as G] [from ADDR]
  *   send G BYTES | shutdown G | close G | abort G | accept G [count N] | ping
  *   cycle ADDR:PORT count N [concurrency K]     prints "cycle N in S s: R/s"
+ *   flood ADDR:PORT rate R for DUR [from CIDR] [range CIDR]
+ *                                               SYN flood (range: the black hole the agent
+ *                                               checks sources against, default
+ *                                               198.18.0.0/24); prints "flood N in S s: R/s"
+ *                                               and the agent's note
  *   wait-event KIND N [group G] [within DUR]    until N KIND events (total) have arrived
  *   count KIND [group G]                        prints "count KIND N"
  *   sleep DUR | rss (prints "rss KB") | pid | quiet on|off
@@ -399,6 +404,41 @@ static int run_cmd(struct drive *d, struct host *h, char **w, int nw, char *err,
 		if (agentctl_send(h->ac, &st, &target, &tag, &e) < 0 ||
 		    agentctl_wait(h->ac, tag, ANSWER_TIMEOUT_NS, &e) < 0)
 			BAD("%s", e.msg);
+		return 0;
+	}
+	if (!strcmp(cmd, "flood")) {
+		bool has;
+		struct lab_addr range;
+		struct agentctl_result res;
+		lab_parse_addr("198.18.0.0/24", true, &range);
+		if (nw < 2 || parse_hostport(w[1], &st.u.flood.target, &has, &st.u.flood.port) < 0 ||
+		    !has)
+			BAD("flood ADDR:PORT rate R for DUR [from CIDR] [range CIDR]");
+		st.op = LAB_OP_FLOOD;
+		for (int i = 2; i + 1 < nw; i += 2) {
+			const char *k = w[i], *val = w[i + 1];
+			if (!strcmp(k, "rate"))
+				st.u.flood.rate = strtod(val, NULL);
+			else if (!strcmp(k, "for") && parse_dur(val, &st.u.flood.duration_ns) == 0)
+				;
+			else if (!strcmp(k, "from") && lab_parse_addr(val, true, &st.u.flood.from) == 0)
+				st.u.flood.has_from = true;
+			else if (!strcmp(k, "range") && lab_parse_addr(val, true, &range) == 0)
+				;
+			else
+				BAD("flood: bad option %s %s", k, val);
+		}
+		if ((nw - 2) % 2)
+			BAD("flood: options come in pairs");
+		to_ss(&st.u.flood.target, st.u.flood.port, &target);
+		if (agentctl_send_flood(h->ac, &st, &target, &range, &tag, &e) < 0 ||
+		    agentctl_wait_result(h->ac, tag,
+					 ANSWER_TIMEOUT_NS + st.u.flood.duration_ns, &res, &e) < 0)
+			BAD("%s", e.msg);
+		printf("flood %lld in %.3f s: %.0f/s (%s)\n", (long long)res.count,
+		       (double)res.elapsed_ns / 1e9,
+		       res.elapsed_ns > 0 ? (double)res.count * 1e9 / (double)res.elapsed_ns : 0.0,
+		       res.detail);
 		return 0;
 	}
 	static const struct { const char *name; enum lab_op op; } gops[] = {

@@ -49,6 +49,12 @@ static void full_msg(struct proto_msg *m, uint16_t op)
 		m->bytes = 1LL << 40;
 		m->concurrency = 8;
 		m->elapsed_ns = 123456789;
+		m->duration_ns = 2500000000LL;
+		m->from_prefix = 120;
+		set_in4(&m->range, "198.18.0.0", 0);
+		m->range_prefix = 24;
+		m->have |= PA_BIT(PA_DURATION_NS) | PA_BIT(PA_FROM_PREFIX) | PA_BIT(PA_RANGE) |
+			   PA_BIT(PA_RANGE_PREFIX);
 		m->have |= PA_BIT(PA_ADDR) | PA_BIT(PA_FROM) | PA_BIT(PA_BACKLOG) |
 			   PA_BIT(PA_ACCEPT) | PA_BIT(PA_AFTER_NS) | PA_BIT(PA_ON_EOF) |
 			   PA_BIT(PA_DATA) | PA_BIT(PA_COUNT) | PA_BIT(PA_RATE_MILLI) |
@@ -93,6 +99,10 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 	assert_memory_equal(&a->from, &b->from, sizeof(a->from));
 	assert_memory_equal(&a->local, &b->local, sizeof(a->local));
 	assert_memory_equal(&a->peer, &b->peer, sizeof(a->peer));
+	assert_memory_equal(&a->range, &b->range, sizeof(a->range));
+	assert_int_equal(a->from_prefix, b->from_prefix);
+	assert_int_equal(a->range_prefix, b->range_prefix);
+	assert_true(a->duration_ns == b->duration_ns);
 	assert_int_equal(a->backlog, b->backlog);
 	assert_int_equal(a->accept, b->accept);
 	assert_int_equal(a->on_eof, b->on_eof);
@@ -314,6 +324,44 @@ static void test_bad_values(void **state)
 	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
 }
 
+/* A flood request: every attribute it needs, prefix lengths that fit their family. */
+static void test_flood_request(void **state)
+{
+	(void)state;
+	uint8_t buf[PROTO_MAX_FRAME];
+	struct proto_msg m, out;
+	proto_msg_init(&m, PROTO_OP_FLOOD, 5);
+	set_in4(&m.addr, "10.0.0.2", 80);
+	m.rate_milli = 2000000;
+	m.duration_ns = 1000000000;
+	m.have |= PA_BIT(PA_ADDR) | PA_BIT(PA_RATE_MILLI) | PA_BIT(PA_DURATION_NS);
+	/* without the black-hole range: refused on both sides */
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	set_in4(&m.range, "198.18.0.0", 0);
+	m.range_prefix = 24;
+	m.have |= PA_BIT(PA_RANGE) | PA_BIT(PA_RANGE_PREFIX);
+	int n = proto_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(proto_decode(buf, (size_t)n, &out), 0);
+	assert_int_equal(out.range_prefix, 24);
+	assert_true(out.duration_ns == 1000000000 && out.rate_milli == 2000000);
+	/* a prefix longer than its family allows, or without its address */
+	m.range_prefix = 33;
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.range_prefix = 24;
+	m.from_prefix = 24;
+	m.have |= PA_BIT(PA_FROM_PREFIX);
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	set_in4(&m.from, "198.18.0.0", 0);
+	m.have |= PA_BIT(PA_FROM);
+	n = proto_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	/* RANGE_PREFIX is the last attribute: make it 40 on the wire */
+	uint32_t bad = 40;
+	memcpy(buf + n - 4, &bad, 4);
+	assert_int_equal(proto_decode(buf, (size_t)n, &out), -EBADMSG);
+}
+
 static void test_unknown_ops_and_attrs(void **state)
 {
 	(void)state;
@@ -381,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_at_every_byte),
 		cmocka_unit_test(test_bad_lengths),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_flood_request),
 		cmocka_unit_test(test_unknown_ops_and_attrs),
 		cmocka_unit_test(test_random_corruption),
 	};
