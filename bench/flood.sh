@@ -6,8 +6,8 @@
 # the lab's range).  SYNs are counted where they arrive: the target namespace's IpInReceives
 # (/proc/net/snmp), with its TCP counters beside them.
 #
-# The lab is built by `labctl up` (veth: no impairments), so the victim routes the black hole
-# into labctl's sink like any lab host.  Two targets:
+# The lab is built by `labctl up` (veth: no impairments); it names its black hole, so the
+# victim routes it into labctl's sink as in any lab that floods.  Two targets:
 #   listener  the server listens (backlog 1024, tcp_syncookies=1): each SYN costs it a SYN
 #             cookie and a SYN+ACK into the sink.  Realistic; the victim's CPU can be the limit.
 #   drop      the same server with rp_filter=1: SYNs from the black hole fail the reverse-path
@@ -38,6 +38,7 @@ cleanup() { "$LABCTL" down "$ID" >/dev/null 2>&1; rm -rf "$TMP"; }
 trap cleanup EXIT
 cat >"$TMP/flood.lab" <<'EOF'
 lab floodbench
+blackhole 198.18.0.0/24
 host attacker addr 10.0.1.66/24
 host server addr 10.0.1.2/24 sysctl net.ipv4.tcp_syncookies=1 sysctl net.ipv4.tcp_max_syn_backlog=1024
 link attacker server
