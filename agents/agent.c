@@ -18,6 +18,7 @@
 
 #define CTL_FD 3
 #define OUT_BACKED_UP (4u << 20)
+#define OUT_KEEP (256u << 10)
 
 int64_t agent_now_ns(void)
 {
@@ -61,6 +62,11 @@ static void out_flush(struct agent *a)
 		a->out_off += n;
 	}
 	a->out_off = a->out_len = 0;
+	if (a->out_cap > OUT_KEEP) {  /* a burst (100k connect events) should not stay in RSS */
+		free(a->out);
+		a->out = NULL;
+		a->out_cap = 0;
+	}
 	if (ev_is_active(&a->ctl_w))
 		ev_io_stop(a->loop, &a->ctl_w);
 }

@@ -40,38 +40,53 @@ exec 7>"$TMP/hold"
 for _ in $(seq 600); do grep -q ready "$TMP/ready" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$TMP/ready" || { echo "bench/diag: the socket helper did not get ready" >&2; exit 2; }
 
-# median wall time of RUNS runs, in ms
+# median_ms CMD...: median over RUNS runs of wall time and of CPU time (user+sys), in ms,
+# printed as "WALL CPU".  CPU time is the steadier figure on a shared machine.
 median_ms() {
-	local i t0 t1 ts=()
+	local i t0 t1 ws=() cs=() c TIMEFORMAT='%3U %3S'
 	for i in $(seq "$RUNS"); do
-		t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N)
-		ts+=($(( (t1 - t0) / 1000 )))
+		t0=$(date +%s%N)
+		c=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
+		t1=$(date +%s%N)
+		ws+=($(( (t1 - t0) / 1000 )))
+		cs+=($(echo "$c" | awk '{printf "%d", ($1 + $2) * 1000000}'))
 	done
-	printf '%s\n' "${ts[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" | awk '{printf "%.1f", $1/1000}'
+	local w c2
+	w=$(printf '%s\n' "${ws[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+	c2=$(printf '%s\n' "${cs[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+	awk -v w="$w" -v c="$c2" 'BEGIN { printf "%.1f %.1f", w / 1000, c / 1000 }'
 }
 
 count=$("$LABCTL" ss --netns "$NS" -H | wc -l)
 ss_count=$(ss -tanH -N "$NS" | wc -l)
 echo "sockets in the namespace: labctl ss $count, ss $ss_count"
 
-t_ss=$(median_ms ss -tan -N "$NS")
-t_ssi=$(median_ms ss -tani -N "$NS")
-t_l=$(median_ms "$LABCTL" ss --netns "$NS")
-t_lj=$(median_ms "$LABCTL" ss --netns "$NS" --json)
+read -r t_ss c_ss < <(median_ms ss -tan -N "$NS")
+read -r t_ssi c_ssi < <(median_ms ss -tani -N "$NS")
+read -r t_l c_l < <(median_ms "$LABCTL" ss --netns "$NS")
+read -r t_lj c_lj < <(median_ms "$LABCTL" ss --netns "$NS" --json)
 "$LABCTL" ss --netns "$NS" --record "$TMP/plain.bin" >/dev/null
 "$LABCTL" ss --netns "$NS" --json --record "$TMP/info.bin" >/dev/null
-t_rp=$(median_ms "$LABCTL" ss --replay "$TMP/plain.bin")
-t_rj=$(median_ms "$LABCTL" ss --replay "$TMP/info.bin" --json)
+read -r t_rp c_rp < <(median_ms "$LABCTL" ss --replay "$TMP/plain.bin")
+read -r t_rj c_rj < <(median_ms "$LABCTL" ss --replay "$TMP/info.bin" --json)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-rate() { awk -v n="$count" -v ms="$1" 'BEGIN { printf "%.2fM sockets/s", n / ms / 1000 }'; }
-printf '%-44s %9s ms\n' "ss -tan" "$t_ss" "ss -tani" "$t_ssi"
-printf '%-44s %9s ms  %s of ss -tan   %s\n' "labctl ss --netns (table)" "$t_l" \
-	"$(ratio "$t_l" "$t_ss")" "$(rate "$t_l")"
-printf '%-44s %9s ms  %s of ss -tan, %s of ss -tani   %s\n' "labctl ss --netns --json (tcp_info)" \
-	"$t_lj" "$(ratio "$t_lj" "$t_ss")" "$(ratio "$t_lj" "$t_ssi")" "$(rate "$t_lj")"
-printf '%-44s %9s ms  %s\n' "parser alone: --replay (table)" "$t_rp" "$(rate "$t_rp")"
-printf '%-44s %9s ms  %s\n' "parser alone: --replay --json (tcp_info)" "$t_rj" "$(rate "$t_rj")"
+rate() { awk -v n="$count" -v ms="$1" 'BEGIN { printf "%.2fM/s", n / ms / 1000 }'; }
+echo "(median of $RUNS; wall and CPU = user+sys of the command; ratios against ss -tan,"
+echo " and for --json also against ss -tani, which asks the kernel for tcp_info too)"
+printf '%-34s %8s %8s  %-22s %s\n' "" "wall ms" "cpu ms" "ratio wall / cpu" "sockets/s (wall)"
+row() {  # row NAME WALL CPU [REF_WALL REF_CPU]
+	local r=""
+	[ $# -ge 5 ] && r="$(ratio "$2" "$4") / $(ratio "$3" "$5")"
+	printf '%-34s %8s %8s  %-22s %s\n' "$1" "$2" "$3" "$r" "$(rate "$2")"
+}
+row "ss -tan" "$t_ss" "$c_ss"
+row "ss -tani" "$t_ssi" "$c_ssi"
+row "labctl ss --netns" "$t_l" "$c_l" "$t_ss" "$c_ss"
+row "labctl ss --netns --json" "$t_lj" "$c_lj" "$t_ss" "$c_ss"
+row "  (vs ss -tani)" "$t_lj" "$c_lj" "$t_ssi" "$c_ssi"
+row "parser alone: --replay" "$t_rp" "$c_rp"
+row "parser alone: --replay --json" "$t_rj" "$c_rj"
 
 # Polling cost at 1 ms, 10 and 1000 sockets.  Two kinds of namespace:
 #  - "shared ehash": a plain namespace uses the kernel's global established-socket hash

@@ -87,8 +87,26 @@ int cmd_impair(int argc, char **argv)
 	int n = snprintf(joined, len, "%s\nimpair", text);
 	for (int i = 2; i < argc; i++)
 		n += snprintf(joined + n, len - (size_t)n, " %s", argv[i]);
-	if (lab_parse_string("labctl impair", joined, &lab, &e) < 0) {
-		fprintf(stderr, "%s\n", e.msg);
+	int argline = 1;
+	for (const char *c = joined; *c; c++)
+		argline += *c == '\n';
+	char *all = NULL;
+	if (lab_parse_string_errs(reg.lab, joined, &lab, &e, &all) < 0) {
+		/* Errors on the appended line are about the arguments, not the lab file. */
+		char prefix[600];
+		int pl = snprintf(prefix, sizeof(prefix), "%s:%d:", reg.lab, argline);
+		for (char *line = all ? all : e.msg, *next; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			if (!strncmp(line, prefix, (size_t)pl)) {
+				const char *msg = strstr(line + pl, ": ");
+				fprintf(stderr, "labctl impair: %s\n", msg ? msg + 2 : line);
+			} else {
+				fprintf(stderr, "%s\n", line);
+			}
+		}
+		free(all);
 		goto out;
 	}
 	const struct lab_step *st = lab->nsteps ? &lab->steps[lab->nsteps - 1] : NULL;

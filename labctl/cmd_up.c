@@ -49,6 +49,13 @@ static void log_path(const char *id, char *buf, size_t len)
 	snprintf(buf, len, REG_DIR "/%s.log", id);
 }
 
+/* The supervisor's first word to `labctl up`, NUL-terminated: up reads to the NUL, not to
+ * end of file, because the supervisor's own children may still hold the pipe. */
+static void report_send(int fd, const char *msg)
+{
+	(void)!write(fd, msg, strlen(msg) + 1);
+}
+
 /* The supervisor: owns the lab until SIGTERM.  Reports "ok" or the error on fd report. */
 static int supervise(const char *file, struct run_opts *o, bool steps, int report)
 {
@@ -70,14 +77,14 @@ static int supervise(const char *file, struct run_opts *o, bool steps, int repor
 		dup2(logfd, 2);
 	}
 	if (lab_parse_file(file, &lab, &e) < 0 || run_new(lab, o, &r, &e) < 0) {
-		dprintf(report, "%s", e.msg);
+		report_send(report, e.msg);
 		goto out;
 	}
 	if (run_ctl_listen(r, &e) < 0) {
-		dprintf(report, "%s", e.msg);
+		report_send(report, e.msg);
 		goto out;
 	}
-	dprintf(report, "ok");
+	report_send(report, "ok");
 	close(report);
 	report = -1;
 	if (steps) {
@@ -185,7 +192,8 @@ int cmd_up(int argc, char **argv)
 	char msg[LC_ERR_MAX + 1];
 	size_t n = 0;
 	ssize_t k;
-	while (n < sizeof(msg) - 1 && (k = read(p[0], msg + n, sizeof(msg) - 1 - n)) != 0) {
+	while (n < sizeof(msg) - 1 && (n == 0 || msg[n - 1] != '\0') &&
+	       (k = read(p[0], msg + n, sizeof(msg) - 1 - n)) != 0) {
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -214,6 +222,9 @@ static int cleanup_dead(const struct reg_entry *r, struct lc_err *e)
 		}
 	}
 	reg_remove(r->id);
+	char sock[256];
+	snprintf(sock, sizeof(sock), REG_DIR "/%s.sock", r->id);
+	unlink(sock);
 	return rc;
 }
 
@@ -236,11 +247,18 @@ static int down_one(const char *id)
 			fprintf(stderr, "labctl down: %s: supervisor %d did not stop; killing it\n", id,
 				(int)r.pid);
 			kill(r.pid, SIGKILL);
-			usleep(100000);
+			for (int i = 0; i < 100 && reg_alive(&r); i++)
+				usleep(10000);
 		}
-		if (cleanup_dead(&r, &e) < 0) {
-			fprintf(stderr, "labctl down: %s: %s\n", id, e.msg);
-			rc = LC_EXIT_USAGE;
+		/* A supervisor that stopped cleanly removed its binds and then its entry; clean up
+		 * after it only when the entry is still there. */
+		struct reg_entry still;
+		if (reg_read(id, &still, NULL) == 0) {
+			reg_entry_clear(&still);
+			if (cleanup_dead(&r, &e) < 0) {
+				fprintf(stderr, "labctl down: %s: %s\n", id, e.msg);
+				rc = LC_EXIT_USAGE;
+			}
 		}
 		printf("%s: down\n", id);
 	} else {

@@ -30,8 +30,11 @@ int engine_veth_create(struct engine *en, int link, const struct engine_host *a,
 	userlink_mac(link, 1, mac_b);
 	snprintf(where_a, sizeof(where_a), "host %s", a->name);
 	snprintf(where_b, sizeof(where_b), "host %s", b->name);
-	struct veth_end ea = {.where = where_a, .name = ll->dev_a, .mac = mac_a};
-	struct veth_end eb = {.where = where_b, .name = ll->dev_b, .mac = mac_b};
+	/* Distinct ifindexes on the two ends (see veth.h), one pair per link. */
+	struct veth_end ea = {.where = where_a, .name = ll->dev_a, .mac = mac_a,
+			      .ifindex = 20000 + 2 * link};
+	struct veth_end eb = {.where = where_b, .name = ll->dev_b, .mac = mac_b,
+			      .ifindex = 20001 + 2 * link};
 	return veth_pair_add(a->nl, &ea, b->netns_fd, &eb, e);
 }
 

@@ -916,6 +916,35 @@ static void pkt_note(const struct lpkt *k, char *b, size_t n)
 	}
 }
 
+/* When both ends are captured, a packet whose copy never showed up at the receiver, although
+ * a later packet in the same direction did, was lost on the way (a drop rule, random loss, a
+ * full queue): the ladder must not draw it as delivered.  last_rx[dir] is the send time of
+ * the last packet in that direction that was seen arriving (-1: none, e.g. one end only). */
+static void conn_last_rx(const struct ladder *l, const struct lconn *c, int64_t last_rx[2])
+{
+	last_rx[0] = last_rx[1] = -1;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct lpkt *k = &l->p[c->pk[i]];
+		if (k->rx_ts >= 0 && k->dir < 2 && k->ts > last_rx[k->dir])
+			last_rx[k->dir] = k->ts;
+	}
+}
+
+static bool pkt_lost(const struct lpkt *k, const int64_t last_rx[2])
+{
+	return k->rx_ts < 0 && k->dir < 2 && k->ts < last_rx[k->dir];
+}
+
+/* pkt_note, plus "lost" for a packet that never arrived. */
+static void pkt_note_lost(const struct lpkt *k, const int64_t last_rx[2], char *b, size_t n)
+{
+	pkt_note(k, b, n);
+	if (pkt_lost(k, last_rx)) {
+		size_t len = strlen(b);
+		snprintf(b + len, n - len, "%slost", len ? ", " : "");
+	}
+}
+
 /* Frame number as tshark shows it; with several files, FILE:FRAME (files numbered from 1 in
  * the order given). */
 static void frame_str(const struct ladder *l, const struct lpkt *k, char *b, size_t n)
@@ -963,7 +992,7 @@ static void put_rep(FILE *f, char ch, int n)
 
 /* One arrow body of width w: label centred in a shaft, head at the receiving end.  head=false
  * leaves the end open (the packet arrives on a later row). */
-static void ascii_arrow(FILE *f, int w, bool to_right, bool head, const char *label)
+static void ascii_arrow(FILE *f, int w, bool to_right, bool head, bool lost, const char *label)
 {
 	char body[512];
 	if (w > (int)sizeof(body) - 1)
@@ -977,7 +1006,16 @@ static void ascii_arrow(FILE *f, int w, bool to_right, bool head, const char *la
 		memcpy(body + at + 1, label, strlen(label));
 		body[at + ll - 1] = ' ';
 	}
-	if (to_right) {
+	if (lost && w > 8) {
+		/* the textbook's cross: the arrow stops short of the receiver */
+		if (to_right) {
+			body[w - 4] = 'X';
+			body[w - 3] = body[w - 2] = body[w - 1] = ' ';
+		} else {
+			body[3] = 'X';
+			body[0] = body[1] = body[2] = ' ';
+		}
+	} else if (to_right) {
 		if (head)
 			body[w - 1] = '>';
 		else
@@ -1004,6 +1042,8 @@ static int ascii_conn(const struct ladder *l, const struct sindex *si, FILE *f, 
 
 	int w = 44;
 	char lab[160], note[96];
+	int64_t last_rx[2];
+	conn_last_rx(l, c, last_rx);
 	for (size_t i = 0; i < c->n; i++) {
 		pkt_label(l, &l->p[c->pk[i]], abs_seq, lab, sizeof(lab));
 		if ((int)strlen(lab) + 10 > w)
@@ -1054,12 +1094,12 @@ static int ascii_conn(const struct ladder *l, const struct sindex *si, FILE *f, 
 		if (x->kind == EV_SEND) {
 			frame_str(l, k, frame, sizeof(frame));
 			pkt_label(l, k, abs_seq, lab, sizeof(lab));
-			pkt_note(k, note, sizeof(note));
+			pkt_note_lost(k, last_rx, note, sizeof(note));
 			if (note[0])
 				snprintf(rnote, sizeof(rnote), " [%s]", note);
 			fprintf(f, "%*s %*.3f %*s |", A_FRAME, frame, A_TIME, rel_ms(l, x->ts), A_STATE,
 				"");
-			ascii_arrow(f, w, right, k->rx_ts < 0, lab);
+			ascii_arrow(f, w, right, k->rx_ts < 0, pkt_lost(k, last_rx), lab);
 			fprintf(f, "|%s\n", rnote);
 		} else {
 			/* The copy seen at the other end: the arrow lands here. */
@@ -1223,6 +1263,8 @@ static void svg_conn(const struct ladder *l, FILE *f, const struct svg_block *b,
 	double top = b->top;
 	double last = b->n ? b->y[b->n - 1] : top + 100;
 	char lab[160], note[96];
+	int64_t last_rx[2];
+	conn_last_rx(l, c, last_rx);
 
 	fprintf(f, "<g class=\"conn\" id=\"conn%u\">\n", in.id);
 	fprintf(f, "<text class=\"title\" x=\"20\" y=\"%.1f\">connection %u: ", top + 22, in.id);
@@ -1275,12 +1317,22 @@ static void svg_conn(const struct ladder *l, FILE *f, const struct svg_block *b,
 				}
 		double x1 = k->dir == 0 ? S_XL : S_XR, x2 = k->dir == 0 ? S_XR : S_XL;
 		bool dashed = k->mark == LM_RETRANS || k->mark == LM_FAST_RETRANS;
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-			"stroke-width=\"1.6\"%s marker-end=\"url(#%s)\"/>\n",
-			x1, y, x2 + (k->dir == 0 ? -1 : 1), y2, svg_color(k),
-			dashed ? " stroke-dasharray=\"7 4\"" : "", svg_marker(k));
+		if (pkt_lost(k, last_rx)) {
+			/* lost on the way: the line stops at three quarters, ending in a cross */
+			double xe = x1 + (x2 - x1) * 0.75;
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+				"stroke-width=\"1.6\"%s/>", x1, y, xe, y, svg_color(k),
+				dashed ? " stroke-dasharray=\"7 4\"" : "");
+			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"18\" fill=\"%s\">"
+				"\xc3\x97</text>\n", xe, y + 5, svg_color(k));  /* U+00D7 MULTIPLICATION SIGN */
+		} else {
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+				"stroke-width=\"1.6\"%s marker-end=\"url(#%s)\"/>\n",
+				x1, y, x2 + (k->dir == 0 ? -1 : 1), y2, svg_color(k),
+				dashed ? " stroke-dasharray=\"7 4\"" : "", svg_marker(k));
+		}
 		pkt_label(l, k, abs_seq, lab, sizeof(lab));
-		pkt_note(k, note, sizeof(note));
+		pkt_note_lost(k, last_rx, note, sizeof(note));
 		/* Slanted arrows carry their label nearer the sender, so the labels of two
 		 * crossing arrows (a simultaneous close) do not sit on top of each other. */
 		double half = strlen(lab) * S_CHAR / 2 + 8;

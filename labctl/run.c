@@ -388,6 +388,11 @@ void run_report(struct run *r, int failed)
 
 void run_hold(struct run *r)
 {
+	/* The steps are over: an idle lab need not be polled every millisecond. */
+	if (r->polling) {
+		ev_timer_stop(r->loop, &r->poll_w);
+		r->polling = false;
+	}
 	while (!r->interrupted)
 		ev_run(r->loop, 0);
 }

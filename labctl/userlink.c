@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,15 @@
 
 #define UL_FRAME_MAX 65600   /* a TAP without vnet headers hands over at most MTU + 14 */
 #define UL_BATCH 64          /* frames read per wakeup per device, for fairness */
+/* The timerfd fires this much before a frame is due and the forwarder spins the rest:
+ * waking from epoll costs tens of microseconds, which would be most of the error budget
+ * (issue 5: median <= 50 us).  Spinning is bounded by this per due time. */
+#define UL_SPIN_NS 40000
+/* Real-time priority of the forwarder (SCHED_FIFO), when allowed: on a busy machine a
+ * normal process waits for a CPU for up to a scheduler slice, milliseconds, which showed as
+ * a 1 ms p99 delay error.  RT throttling still leaves the rest of the system 5% of each CPU
+ * should a flood keep the forwarder busy. */
+#define UL_RT_PRIO 10
 
 struct ul_link {
 	int fd[2];                     /* TAP in host a (side 0), in host b (side 1) */
@@ -60,6 +71,15 @@ struct ul_fwd {
 	uint64_t order;
 	int tfd;
 	int64_t armed;                 /* time the timerfd is set for, 0 when idle */
+	/* Wake-up compensation: a frame is stamped when read, which is after the forwarder
+	 * woke up for it.  The wake-up cost is measured on our own timer (how late a timerfd
+	 * expiry is seen) and taken off the first frame read after sleeping. */
+	int64_t wake_est;              /* EWMA of the timer wake-up lateness, ns */
+	int64_t sleep_from;            /* when the loop last went to wait, 0 when awake */
+	int64_t woke_at;
+	int fresh_wake;                /* the next frame read is the one that woke us */
+	ev_prepare prep;
+	ev_check check;
 	ev_io timer_io, ctl_io;
 	struct ul_watch *watch;        /* 2 per link */
 	FILE *fate;
@@ -152,20 +172,17 @@ static void ul_free(struct engine *en)
 	en->priv = NULL;
 }
 
-static int ul_dist_for(struct userlink *ul, struct impair_dir *d, struct lc_err *e)
+/* Point direction d at its distribution table.  Every table was loaded at init (they are
+ * small), so a live change to any distribution finds its table in the forwarder too: the
+ * forwarder got its copy of them at fork. */
+static void ul_dist_for(struct userlink *ul, struct impair_dir *d)
 {
 	enum lab_dist k = d->p.dist;
-	if (!(d->p.set & IMP_DIST) || k <= LAB_DIST_UNIFORM || k > LAB_DIST_PARETONORMAL) {
+	if (!(d->p.set & IMP_DIST) || k <= LAB_DIST_UNIFORM || k > LAB_DIST_PARETONORMAL ||
+	    !ul->dist[k].table)
 		d->dist = NULL;
-		return 0;
-	}
-	if (!ul->dist[k].table) {
-		int r = impair_dist_find(k, &ul->dist[k], NULL, 0);
-		if (r < 0)
-			return err_set(e, r, "loading the delay distribution table: %s", strerror(-r));
-	}
-	d->dist = &ul->dist[k];
-	return 0;
+	else
+		d->dist = &ul->dist[k];
 }
 
 int userlink_init(struct engine *en, struct lc_err *e)
@@ -188,17 +205,21 @@ int userlink_init(struct engine *en, struct lc_err *e)
 	}
 	for (int r = 0; r < lab->nrules; r++)
 		ul->rule_left[r] = lab->rules[r].first;
+	for (int k = LAB_DIST_NORMAL; k <= LAB_DIST_PARETONORMAL; k++) {
+		int r = impair_dist_find((enum lab_dist)k, &ul->dist[k], NULL, 0);
+		if (r < 0) {
+			ul_free(en);
+			return err_set(e, r, "userlink: loading delay distribution tables: %s",
+				       strerror(-r));
+		}
+	}
 	for (int i = 0; i < lab->nlinks; i++) {
 		struct ul_link *l = &ul->links[i];
 		l->fd[0] = l->fd[1] = -1;
 		for (int d = 0; d < 2; d++) {
 			impair_dir_init(&l->dir[d], &lab->links[i].dir[d], en->seed,
 					impair_stream_id(i, d));
-			int r = ul_dist_for(ul, &l->dir[d], e);
-			if (r < 0) {
-				ul_free(en);
-				return r;
-			}
+			ul_dist_for(ul, &l->dir[d]);
 		}
 	}
 	return 0;
@@ -306,6 +327,9 @@ static int ul_start(struct engine *en, struct lc_err *e)
 	close(sp[1]);
 	ul->ctl = sp[0];
 	ul->pid = pid;
+	/* A forwarder that stopped answering must not hang the runner. */
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(ul->ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* The forwarder holds the TAPs now: a link lives exactly as long as its forwarder. */
 	for (int i = 0; i < ul->nlinks; i++)
 		for (int s = 0; s < 2; s++) {
@@ -345,17 +369,9 @@ static int ul_link_impair(struct engine *en, int link, int dir, const struct lab
 		return err_set(e, -EINVAL, "userlink: no link %d direction %d", link, dir);
 	struct impair_dir *d = &ul->links[link].dir[dir];
 	impair_dir_set(d, imp);
-	int r = ul_dist_for(ul, d, e);   /* load tables here: the child shares nothing later */
-	if (r < 0)
-		return r;
+	ul_dist_for(ul, d);
 	if (ul->pid <= 0)
 		return 0;
-	if (d->dist && d->dist->table) {
-		/* The child got its copy of the tables at fork; a table first needed now
-		 * would not exist there. */
-		return err_set(e, -ENOTSUP, "userlink: a delay distribution cannot be added to a "
-			       "running link; give it in the link statement");
-	}
 	struct ul_msg m = {.op = UL_OP_IMPAIR, .link = link, .dir = dir, .imp = *imp};
 	struct ul_reply rep;
 	return ul_call(ul, &m, &rep, e);
@@ -461,7 +477,9 @@ static struct ul_pend *heap_pop(struct ul_fwd *f)
 
 static void fwd_arm(struct ul_fwd *f)
 {
-	int64_t at = f->nheap ? f->heap[0]->at : 0;
+	int64_t at = f->nheap ? f->heap[0]->at - UL_SPIN_NS : 0;
+	if (f->nheap && at <= 0)
+		at = 1;
 	if (at == f->armed)
 		return;
 	struct itimerspec its;
@@ -484,9 +502,13 @@ static void fwd_write(struct ul_fwd *f, int link, int dir, const uint8_t *data, 
 		l->cnt[dir].write_errors++;
 }
 
-static void fwd_flush_due(struct ul_fwd *f)
+static void fwd_flush_due(struct ul_fwd *f, int spin)
 {
 	int64_t now = now_ns();
+	/* Woken early on purpose (UL_SPIN_NS): wait out the last stretch on the CPU. */
+	if (spin && f->nheap && f->heap[0]->at > now && f->heap[0]->at - now <= UL_SPIN_NS)
+		while ((now = now_ns()) < f->heap[0]->at)
+			;
 	while (f->nheap && f->heap[0]->at <= now) {
 		struct ul_pend *p = heap_pop(f);
 		f->ul->links[p->link].qlen[p->dir]--;
@@ -526,12 +548,23 @@ static int fwd_ruled(struct ul_fwd *f, int link, int dir, const uint8_t *data, s
 	return 0;
 }
 
+/* When did the frame just read arrive?  Now, unless it is the one that woke us. */
+static int64_t fwd_arrival(struct ul_fwd *f)
+{
+	int64_t now = now_ns();
+	if (!f->fresh_wake)
+		return now;
+	f->fresh_wake = 0;
+	int64_t t = f->woke_at - f->wake_est;
+	return t > f->sleep_from ? t : f->sleep_from;
+}
+
 static void fwd_frame(struct ul_fwd *f, int link, int dir, uint8_t *data, size_t len)
 {
 	struct ul_link *l = &f->ul->links[link];
 	struct userlink_counters *c = &l->cnt[dir];
 	uint64_t idx = l->seq[dir]++;
-	int64_t now = now_ns();
+	int64_t now = fwd_arrival(f);
 	c->in++;
 	if (fwd_ruled(f, link, dir, data, len)) {
 		c->ruled++;
@@ -601,7 +634,7 @@ static void fwd_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/* A frame read from side 0 (host a's TAP) travels a->b: direction 0. */
 		fwd_frame(f, uw->link, uw->side, f->buf, (size_t)n);
 	}
-	fwd_flush_due(f);
+	fwd_flush_due(f, 0);
 }
 
 static void fwd_timer_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -611,8 +644,14 @@ static void fwd_timer_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop; (void)revents;
 	if (read(f->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
+	if (f->armed > 0 && f->fresh_wake) {
+		int64_t late = f->woke_at - f->armed;
+		if (late >= 0 && late < 1000000)
+			f->wake_est += (late - f->wake_est) / 8;
+	}
+	f->fresh_wake = 0;
 	f->armed = 0;
-	fwd_flush_due(f);
+	fwd_flush_due(f, 1);
 }
 
 static void fwd_ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -633,15 +672,30 @@ static void fwd_ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rep.err = -EINVAL;
 	} else if (m.op == UL_OP_IMPAIR && (m.dir == 0 || m.dir == 1)) {
 		struct impair_dir *d = &f->ul->links[m.link].dir[m.dir];
-		const struct impair_dist *dist = d->dist;
 		impair_dir_set(d, &m.imp);
-		d->dist = (m.imp.set & IMP_DIST) ? dist : NULL;
+		ul_dist_for(f->ul, d);
 	} else if (m.op == UL_OP_COUNTERS) {
 		memcpy(rep.cnt, f->ul->links[m.link].cnt, sizeof(rep.cnt));
 	} else {
 		rep.err = -EINVAL;
 	}
 	send(w->fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+static void fwd_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct ul_fwd *f = (struct ul_fwd *)((char *)w - offsetof(struct ul_fwd, prep));
+	(void)loop; (void)revents;
+	f->sleep_from = now_ns();
+}
+
+static void fwd_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct ul_fwd *f = (struct ul_fwd *)((char *)w - offsetof(struct ul_fwd, check));
+	(void)loop; (void)revents;
+	f->woke_at = now_ns();
+	/* Only a real sleep has a wake-up to compensate. */
+	f->fresh_wake = f->woke_at - f->sleep_from > 2 * f->wake_est + 5000;
 }
 
 static void fwd_counters_out(struct ul_fwd *f)
@@ -662,6 +716,37 @@ static void fwd_counters_out(struct ul_fwd *f)
 		}
 }
 
+static int int_cmp(const void *x, const void *y)
+{
+	return *(const int *)x - *(const int *)y;
+}
+
+/* Close every inherited fd but ours: the forwarder must not keep the runner's namespaces,
+ * netlink sockets or pipes (a reaper's pipe, an agent's control socket) open behind its back. */
+static void fwd_close_others(struct userlink *ul, int ctl)
+{
+	int n = 0, *keep = malloc(((size_t)ul->nlinks * 2 + 2) * sizeof(int));
+	if (!keep)
+		return;
+	for (int i = 0; i < ul->nlinks; i++)
+		for (int s = 0; s < 2; s++)
+			keep[n++] = ul->links[i].fd[s];
+	keep[n++] = ctl;
+	if (ul->fate_fd >= 0)
+		keep[n++] = ul->fate_fd;
+	qsort(keep, (size_t)n, sizeof(int), int_cmp);
+	unsigned lo = 3;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 3)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	close_range(lo, ~0U, 0);
+	free(keep);
+}
+
 static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 {
 	/* Die with the engine's process, even by SIGKILL; and if it died before prctl took
@@ -671,7 +756,10 @@ static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 		_exit(0);
 	/* The default 50 us timer slack would be most of our delay error budget. */
 	prctl(PR_SET_TIMERSLACK, 1UL);
+	struct sched_param sp = {.sched_priority = UL_RT_PRIO};
+	sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);   /* best effort */
 	signal(SIGPIPE, SIG_IGN);
+	fwd_close_others(ul, ctl);
 
 	struct ul_fwd *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -700,6 +788,10 @@ static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 	ev_io_start(f->loop, &f->timer_io);
 	ev_io_init(&f->ctl_io, fwd_ctl_cb, ctl, EV_READ);
 	ev_io_start(f->loop, &f->ctl_io);
+	ev_prepare_init(&f->prep, fwd_prepare_cb);
+	ev_prepare_start(f->loop, &f->prep);
+	ev_check_init(&f->check, fwd_check_cb);
+	ev_check_start(f->loop, &f->check);
 	ev_run(f->loop, 0);
 	fwd_counters_out(f);
 	if (f->fate)

@@ -40,6 +40,10 @@ int veth_pair_add(struct nlx *x, const struct veth_end *a, int b_netns_fd,
 		r = err_set(e, -ENOMEM, "veth %s (%s): out of memory", a->name, a->where);
 		goto put;
 	}
+	if (a->ifindex)
+		rtnl_link_set_ifindex(link, a->ifindex);
+	if (b->ifindex)
+		rtnl_link_set_ifindex(peer, b->ifindex);
 	if (a->master)
 		rtnl_link_set_master(link, a->master);
 	if (a->up)

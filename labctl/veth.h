@@ -3,6 +3,12 @@
  * The request goes to the netlink socket of the first end's namespace and names the peer's
  * namespace by fd (IFLA_NET_NS_FD), so no device ever exists in the root namespace, even for
  * an instant: a SIGKILL at any moment leaves nothing behind.
+ *
+ * Give the two ends different ifindexes (veth_end.ifindex): the kernel treats a carrier
+ * change of a veth as urgent only when its ifindex differs from its peer's (iflink), and
+ * fresh namespaces hand out the same small numbers on both sides.  A non-urgent carrier-on
+ * waits up to a second in linkwatch, and until then the end's qdisc stays noop and a bridge
+ * port stays disabled: the first frames after "ip link set up" vanish.
  */
 #ifndef LABCTL_VETH_H
 #define LABCTL_VETH_H
@@ -19,6 +25,7 @@ struct veth_end {
 	const uint8_t *mac;       /* 6 bytes, or NULL for a random one */
 	int master;               /* ifindex of a bridge to enslave to (first end only), 0 none */
 	int up;                   /* bring up at creation (first end only) */
+	int ifindex;              /* ifindex to ask for, 0: the kernel's choice */
 };
 
 /* Make end `a` in x's namespace and end `b` in namespace b_netns_fd. */

@@ -17,6 +17,10 @@
 #define WIRE_DEV_A "a"
 #define WIRE_DEV_B "b"
 #define WIRE_BRIDGE "br0"
+/* Wire-side ifindexes, far from the small ones the hosts' fresh namespaces hand out (see
+ * veth.h: equal indexes on the two ends of a veth delay its carrier by up to a second). */
+#define WIRE_IFINDEX_A 40001
+#define WIRE_IFINDEX_B 40002
 
 struct wire_link {
 	int netns_fd;
@@ -103,12 +107,14 @@ static int wire_link_create(struct engine *en, int link, const struct engine_hos
 	char where_a[64], where_b[64];
 	snprintf(where_a, sizeof(where_a), "host %s", a->name);
 	snprintf(where_b, sizeof(where_b), "host %s", b->name);
-	struct veth_end wa = {.where = wl->where, .name = WIRE_DEV_A, .master = br, .up = 1};
+	struct veth_end wa = {.where = wl->where, .name = WIRE_DEV_A, .master = br, .up = 1,
+				 .ifindex = WIRE_IFINDEX_A};
 	struct veth_end ha = {.where = where_a, .name = ll->dev_a, .mac = mac_a};
 	r = veth_pair_add(wl->nl, &wa, a->netns_fd, &ha, e);
 	if (r < 0)
 		return r;
-	struct veth_end wb = {.where = wl->where, .name = WIRE_DEV_B, .master = br, .up = 1};
+	struct veth_end wb = {.where = wl->where, .name = WIRE_DEV_B, .master = br, .up = 1,
+				 .ifindex = WIRE_IFINDEX_B};
 	struct veth_end hb = {.where = where_b, .name = ll->dev_b, .mac = mac_b};
 	r = veth_pair_add(wl->nl, &wb, b->netns_fd, &hb, e);
 	if (r < 0)

@@ -21,6 +21,7 @@ if [ -z "${LABCTL:-}" ]; then
 	if [ -x build/san/labctl ]; then LABCTL=build/san/labctl; else LABCTL=labctl/labctl; fi
 fi
 [ -x "$LABCTL" ] || { echo "flaky.sh: no labctl binary at $LABCTL (run make)" >&2; exit 2; }
+LABCTL=$(realpath "$LABCTL")
 [ "$(id -u)" = 0 ] || { echo "flaky.sh: needs root (labctl run builds namespaces)" >&2; exit 2; }
 case $N in ''|*[!0-9]*) echo "flaky.sh: N must be a number, got \"$N\"" >&2; exit 2;; esac
 
@@ -29,23 +30,36 @@ labs=("$@")
 KEEP=${KEEP:-$(mktemp -d /tmp/labctl-flaky.XXXXXX)}
 mkdir -p "$KEEP"
 log=$(mktemp /tmp/labctl-flaky-run.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# Each run works in an empty directory: a lab's `capture` writes its pcaps to the current
+# directory; they are kept (next to the log) only for failed runs.
+wd=$(mktemp -d /tmp/labctl-flaky-wd.XXXXXX)
+trap 'rm -f "$log"; rm -rf "$wd"' EXIT
+
+keep() {
+	cp "$log" "$KEEP/$1.log"
+	for p in "$wd"/*.pcap; do [ -e "$p" ] && cp "$p" "$KEEP/$1.$(basename "$p")"; done
+}
 
 echo "flaky: $N runs per lab, engine $ENGINE, $LABCTL"
 printf '%-24s %7s %5s %5s %8s %8s\n' lab pass fail error "mean s" "max s"
 total_fail=0 t_start=$SECONDS
 for f in "${labs[@]}"; do
 	name=$(basename "$f" .lab)
+	if [ "$ENGINE" = netem ] && grep -qE '^[[:space:]]*drop[[:space:]]' "$f"; then
+		printf '%-24s %7s   (drop rules need the userlink engine)\n' "$name" skip; continue
+	fi
+	labpath=$(realpath "$f")
 	pass=0 fail=0 err=0 sum_ms=0 max_ms=0
 	for ((i = 1; i <= N; i++)); do
 		t0=$(date +%s%N)
-		"$LABCTL" run --engine "$ENGINE" "$f" >"$log" 2>&1; rc=$?
+		rm -f "$wd"/*
+		(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" "$labpath") >"$log" 2>&1; rc=$?
 		ms=$((($(date +%s%N) - t0) / 1000000))
 		sum_ms=$((sum_ms + ms)); [ $ms -gt $max_ms ] && max_ms=$ms
 		case $rc in
 		0) pass=$((pass + 1));;
-		1) fail=$((fail + 1)); cp "$log" "$KEEP/$name.$i.fail.log";;
-		*) err=$((err + 1)); cp "$log" "$KEEP/$name.$i.exit$rc.log";;
+		1) fail=$((fail + 1)); keep "$name.$i.fail";;
+		*) err=$((err + 1)); keep "$name.$i.exit$rc";;
 		esac
 	done
 	total_fail=$((total_fail + fail + err))

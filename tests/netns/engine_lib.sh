@@ -64,6 +64,9 @@ el_more() { [ "$(wc -l <"$EL_OUT")" -ge $(($1 + $2)) ]; }
 el_down() {
 	[ -n "${EL_IN:-}" ] && exec {EL_IN}>&-
 	[ -n "$EL_DRV" ] && wait "$EL_DRV" 2>/dev/null
+	# A veth pair belongs to its namespaces, not to the driver: these namespaces outlive
+	# it (ip netns add), so remove what is left for the next el_up.
+	[ -n "${EL_A:-}" ] && ip -n "$EL_A" link del eth0 2>/dev/null
 	EL_DRV=""
 	EL_IN=""
 }

@@ -133,6 +133,24 @@ check "close unread: the client agent saw a reset" ad client wait-event reset 1 
 check_eq "close unread: no TIME-WAIT or FIN-WAIT on the server (ss)" \
 	"$(ss -Htan -N "$S" '( sport = :8006 )' | grep -vc LISTEN)" 0
 
+# --- data modes: echo returns what it gets; source writes without being asked
+# last_bytes HOST GROUP: the newest data event's byte total
+last_bytes() { grep "^event $1 data .*group=$2 " "$LOG" | tail -1 | sed -n 's/.*bytes=\([0-9]*\).*/\1/p'; }
+settle() { local i; for i in $(seq 30); do [ "$(last_bytes "$1" "$2")" = "$3" ] && return 0; ad "$1" sleep 100ms; done; return 1; }
+ad server listen :8008 data echo as e
+ad client connect $SA:8008 as ec
+ad client wait-event connected 1 group ec
+ad client send ec 100000
+check "data echo: the client gets its 100000 bytes back" settle client ec 100000
+ad server listen :8009 data source as so
+ad client connect $SA:8009 as sc
+ad client wait-event connected 1 group sc
+ad client sleep 300ms
+got=$(last_bytes client sc)
+check "data source: the server streams unasked (${got:-0} bytes in 300 ms)" [ "${got:-0}" -gt 100000 ]
+ad client abort sc
+check "data source: the server sees the abort as a reset" ad server wait-event reset 1 group so within 3s
+
 # --- errors are answers, not crashes
 if ad client connect $SA:8001 as bad from 10.231.0.99; then
 	not_ok "error answer: connect from a foreign address fails"
@@ -141,6 +159,9 @@ else
 fi
 if ad server close nosuch; then not_ok "error answer: unknown group"; else ok "error answer: unknown group"; fi
 check "agents still answer after errors" ad client ping
+
+ad client sleep 100ms
+check "no sanitizer report from agentdrive or the agents" bash -c "! grep -q Sanitizer '$LOG'"
 
 # --- the agents die with their controller (PR_SET_PDEATHSIG)
 ad client pid

@@ -8,6 +8,12 @@ need_root
 
 el_up --both delay=1ms || { not_ok "$ENGINE: link came up"; t_done; }
 kids=$(ps -o pid= --ppid "$EL_DRV" | tr -d ' ')
+if [ "$ENGINE" = userlink ]; then
+	# The forwarder keeps its TAPs and control socket, not the runner's namespaces.
+	nsfds=0
+	for k in $kids; do nsfds=$((nsfds + $(ls -l /proc/"$k"/fd 2>/dev/null | grep -c 'net:\['))); done
+	check_eq "userlink: the forwarder holds no namespace fds" "$nsfds" 0
+fi
 ip -n "$EL_A" link show eth0 >/dev/null 2>&1 && ok "$ENGINE: eth0 exists in a" || not_ok "$ENGINE: eth0 exists in a"
 kill -9 "$EL_DRV"
 wait "$EL_DRV" 2>/dev/null

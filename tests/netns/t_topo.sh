@@ -61,4 +61,20 @@ check "the error shows the kernel's extack message" grep -q 'kernel: Nexthop has
 check "the error names the namespace" grep -q "namespace bg-$T_SUFFIX-client" <<<"$err"
 check "the error gives the lab file position" grep -q 'badgw.lab:7:1:' <<<"$err"
 check_eq "the failed build left no namespace" "$(ip netns list | grep -c "^bg-$T_SUFFIX")" 0
+
+# A supervisor that ran its steps keeps the lab; labctl impair changes a link under it.
+U="tu-$T_SUFFIX"
+( cd "$T_TMP" && "$LABCTL" up "$OLDPWD/labs/handshake.lab" --id "$U" >/dev/null ) && T_LABS+=("$U")
+sleep 1.5
+check "a lab whose steps ran is still running" grep -q "^$U  *running" <("$LABCTL" ls)
+check "impair: a partition (loss 100%)" "$LABCTL" impair "$U" client server loss 100%
+r=$(ip netns exec "$U-client" "$TOOLS/tcpprobe" connect 10.0.0.2 8080 700)
+check_eq "during the partition a connect times out" "$r" timeout
+check "impair: heal (clear)" "$LABCTL" impair "$U" client server clear
+r=$(ip netns exec "$U-client" "$TOOLS/tcpprobe" connect 10.0.0.2 8080 2000)
+check "after healing a connect succeeds" grep -q '^connected' <<<"$r"
+err=$("$LABCTL" impair "$U" client server dealy 5ms 2>&1); rc=$?
+check_eq "impair with a typo exits 2" "$rc" 2
+check "impair suggests the key" grep -q 'unknown key "dealy"; did you mean delay?' <<<"$err"
+check "down of the lab with steps" "$LABCTL" down "$U"
 t_done

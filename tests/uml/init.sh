@@ -2,7 +2,8 @@
 # init.sh: PID 1 inside User-Mode Linux (see run.sh).  The UML kernel hands unknown
 # KEY=VALUE boot parameters to init as environment: UML_REPO (the worktree), UML_OUT (a
 # results directory on the host filesystem), UML_BUILD (a non-sanitizer build directory),
-# UML_FILTER (regex of netns tests to run), UML_LABS (1: also every lab with --engine netem).
+# UML_FILTER (regex of netns tests to run), UML_LABS (1: also every lab with --engine netem);
+# UML_OUT/extra.sh, when present, runs last (bench/impair.sh uses it).
 # UML's exit status carries nothing, so results go to files; "done" marks a complete run.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
@@ -32,8 +33,8 @@ ln -s "/usr/lib/uml/modules/$kv" "/run/kmod/lib/modules/$kv"
 	if [ "${UML_LABS:-1}" = 1 ]; then
 		TEST_LOGDIR="$UML_OUT/labs" ONLY=labs bash tests/run.sh "$UML_BUILD"
 	fi
-	if [ -n "${UML_EXTRA:-}" ]; then
-		sh -c "$UML_EXTRA"
+	if [ -f "$UML_OUT/extra.sh" ]; then
+		bash "$UML_OUT/extra.sh"
 	fi
 } >"$UML_OUT/console.log" 2>&1
 echo done >"$UML_OUT/done"

@@ -41,12 +41,14 @@ ln -sf "$REPO/agents/labctl-agent" "$BUILD/labctl-agent"
 
 OUT=$(mktemp -d "$REPO/build/uml-run.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
+# The kernel command line splits at spaces: a command travels as a file.
+[ -n "${UML_EXTRA:-}" ] && printf '%s\n' "$UML_EXTRA" >"$OUT/extra.sh"
 t0=$SECONDS
 timeout "${UML_TIMEOUT:-600}" "$UML" mem=512M root=/dev/root rootfstype=hostfs rootflags=/ rw \
 	init="$REPO/tests/uml/init.sh" con=null con0=fd:0,fd:1 \
 	UML_REPO="$REPO" UML_OUT="$OUT" UML_BUILD="$BUILD" UML_BINDIR="$BUILD" \
 	UML_FILTER="${UML_FILTER:-t_engine_}" UML_LABS="${UML_LABS:-1}" \
-	UML_EXTRA="${UML_EXTRA:-}" </dev/null >"$OUT/uml-boot.log" 2>&1
+	</dev/null >"$OUT/uml-boot.log" 2>&1
 rc=$?
 echo "# UML ran $((SECONDS - t0)) s (kernel $kv, exit $rc)"
 if [ ! -e "$OUT/done" ]; then
