@@ -29,9 +29,12 @@ unsigned long long reg_proc_start(pid_t pid)
 	buf[n] = '\0';
 	/* Field 22, counted after the ")" that ends the command name (which may hold spaces). */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || !p[1] || !p[2])
 		return 0;
 	p++;
+	/* A zombie is dead for our purposes: it holds nothing and will never answer. */
+	if (p[1] == 'Z' || p[1] == 'X')
+		return 0;
 	for (int field = 3; field < 22 && p; field++)  /* p is at the blank before field 3 */
 		p = strchr(p + 1, ' ');
 	return p ? strtoull(p + 1, NULL, 10) : 0;

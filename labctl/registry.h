@@ -43,7 +43,7 @@ int reg_remove(const char *id);
 int reg_ids(char ***ids, int *n, struct lc_err *e);
 /* True when the entry's supervisor is still the process that wrote it. */
 bool reg_alive(const struct reg_entry *r);
-/* Process start time from /proc/PID/stat, 0 if gone. */
+/* Process start time from /proc/PID/stat, 0 if gone (or a zombie). */
 unsigned long long reg_proc_start(pid_t pid);
 /* Path of a host's namespace of a registered lab: /run/netns/ID-HOST; fails with the list of
  * hosts (and a suggestion) when HOST is not one of the lab's. */

@@ -203,9 +203,14 @@ static int host_routes(struct topo *t, struct lc_err *e)
 		if (rc < 0)
 			return err_prefix(e, "%s:%d:%d: ", lab->file, R->pos.line, R->pos.col);
 	}
-	/* Flood sources come from the black-hole range: every host routes it into a sink, so
-	 * SYN+ACKs to spoofed sources vanish inside the lab (not a blackhole route: see sink.h). */
-	if (lab->blackhole.family == AF_INET) {
+	/* Flood sources come from the black-hole range: every host of a lab that floods (or
+	 * names its black hole) routes it into a sink, so SYN+ACKs to spoofed sources vanish
+	 * inside the lab (not a blackhole route: see sink.h).  Other labs skip the sink's veth
+	 * pair per host; without a route the range is unreachable anyway. */
+	bool floods = lab->has_blackhole;
+	for (int i = 0; i < lab->nsteps && !floods; i++)
+		floods = lab->steps[i].op == LAB_OP_FLOOD;
+	if (floods && lab->blackhole.family == AF_INET) {
 		for (int h = 0; h < t->nhosts; h++) {
 			rc = sink_add(t->hosts[h].nl, t->hosts[h].ns, &lab->blackhole, e);
 			if (rc < 0)

@@ -4,7 +4,7 @@
 # netem engine inside User-Mode Linux).  Each test prints TAP lines ("ok - NAME",
 # "not ok - NAME", "ok - NAME # SKIP why"); this script counts them and ends with one line:
 # "N passed, N failed".  A test program that exits non-zero without a "not ok" line counts as
-# one failure.  ONLY=unit|netns|labs|uml runs one tier; FILTER=regex picks scripts by name.
+# one failure.  ONLY=unit|netns|fuzz|labs|uml runs one tier; FILTER=regex picks scripts by name.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${1:-build/san}
@@ -53,6 +53,11 @@ if want netns; then
 		[ -f "$t" ] || continue; picked "$t" || continue
 		run_tap "netns/$(basename "$t" .sh)" bash "$t"
 	done
+fi
+
+if want fuzz; then
+	echo "== fuzz (libFuzzer, short)"
+	run_tap "fuzz/short" bash tests/fuzz/t_fuzz.sh
 fi
 
 if want labs; then

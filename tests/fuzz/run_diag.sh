@@ -3,7 +3,7 @@
 #   tests/fuzz/run_diag.sh [SECONDS]      (default 60)
 # Seeds: the recorded dumps in tests/data/diag and the counters in tests/data/nstat.  The
 # corpus and any crash land in build/fuzz/.
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-60}
 OUT=build/fuzz

@@ -3,7 +3,7 @@
 #   tests/fuzz/run_proto.sh [SECONDS]      (default 120)
 # Seeds are valid frames of every op (written by the unit test's encoder through a tiny
 # generator below); the corpus and any crash land in build/fuzz/.
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-120}
 OUT=build/fuzz
@@ -30,6 +30,14 @@ int main(int argc, char **argv)
 		m.have |= PA_BIT(PA_ADDR) | PA_BIT(PA_COUNT) | PA_BIT(PA_BYTES);
 		proto_set_group(&m, "c");
 		if (ops[i] == 0x41) proto_set_error(&m, 98, "in use");
+		if (ops[i] == 8) {  /* flood: rate, duration and the black-hole range */
+			struct sockaddr_in *r4 = (struct sockaddr_in *)&m.range;
+			r4->sin_family = AF_INET;
+			inet_pton(AF_INET, "198.18.0.0", &r4->sin_addr);
+			m.range_prefix = 24; m.rate_milli = 1000000; m.duration_ns = 1000000;
+			m.have |= PA_BIT(PA_RATE_MILLI) | PA_BIT(PA_DURATION_NS) | PA_BIT(PA_RANGE) |
+				  PA_BIT(PA_RANGE_PREFIX);
+		}
 		if (ops[i] >= 0x80) { m.conn = 1; m.ts_ns = 5; m.have |= PA_BIT(PA_CONN) |
 			PA_BIT(PA_TS_NS) | PA_BIT(PA_LOCAL) | PA_BIT(PA_PEER); }
 		int n = proto_encode(&m, buf, sizeof(buf));
