@@ -482,6 +482,17 @@ static int connect_one(struct group *g, bool first)
 		return 0;
 	}
 	if (errno == EINPROGRESS || errno == EINTR) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		/* a cycle to a veth peer often completes inside connect() (the SYN-ACK is
+		 * handled in the same softirq): finish it now, without a loop turn.
+		 * getpeername() fails with ENOTCONN while the socket is in SYN_SENT. */
+		if (g->kind == GK_CYCLE && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) {
+			conn_destroy(c, false);
+			g->cycle_done++;
+			g->cycle_inflight--;
+			return 0;
+		}
 		conn_update(c);
 		return 0;
 	}
@@ -506,6 +517,8 @@ static void ctimer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (g->kind == GK_CYCLE) {
 		if (g->cycle_dead)
 			cycle_free(g);
+		else
+			cycle_next(g);
 		return;
 	}
 	group_start_connects(g);
@@ -649,12 +662,27 @@ static void cycle_free(struct group *g)
 	free(g);
 }
 
+/* Keep `concurrency` cycles in flight.  Bounded per call so the loop stays responsive; the
+ * timer continues where it stopped. */
 static void cycle_next(struct group *g)
 {
-	if (g->started < g->to_start && g->cycle_tag)
+	for (int i = 0; i < CONNECT_BATCH; i++) {
+		if (g->cycle_dead || !g->cycle_tag || g->started >= g->to_start ||
+		    g->cycle_inflight >= (int64_t)g->concurrency)
+			break;
 		connect_one(g, false);
-	else
-		cycle_finish(g, 0);
+	}
+	if (g->cycle_dead)
+		return;
+	if (g->cycle_tag && g->started < g->to_start &&
+	    g->cycle_inflight < (int64_t)g->concurrency) {
+		if (!ev_is_active(&g->ctimer)) {
+			ev_timer_set(&g->ctimer, 0, 0);
+			ev_timer_start(g->a->loop, &g->ctimer);
+		}
+		return;
+	}
+	cycle_finish(g, 0);
 }
 
 void conn_op_cycle(struct agent *a, const struct proto_msg *m)
@@ -682,8 +710,7 @@ void conn_op_cycle(struct agent *a, const struct proto_msg *m)
 	g->cycle_t0_ns = agent_now_ns();
 	ev_init(&g->ctimer, ctimer_cb);
 	/* answered when the last cycle ends (cycle_finish) */
-	for (uint32_t i = 0; i < g->concurrency && g->started < g->to_start && g->cycle_tag; i++)
-		connect_one(g, false);
+	cycle_next(g);
 }
 
 /* ---- listen and accept ---- */

@@ -8,7 +8,8 @@
  * Pacing: an ev_timer ticks every millisecond; each tick sends what is due by then (rate x
  * elapsed, minus what went out) in sendmmsg batches, at most FLOOD_TICK_MAX packets before
  * it yields, so the control channel and the agent's connections keep the loop.  When it is
- * behind, the next tick comes at once.  The answer goes out when the flood is over, with the
+ * behind, an ev_idle watcher sends the next round as soon as nothing else is pending (a
+ * timer cannot: libev's epoll backend sleeps at least 1 ms).  The answer goes out when the flood is over, with the
  * number of SYNs sent (COUNT), the time taken and a sentence for the step log.
  *
  * Before a single packet, the request is refused unless: the target is a unicast IPv4
@@ -33,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FLOOD_BATCH 64            /* packets per sendmmsg */
+#define FLOOD_BATCH 256           /* packets per sendmmsg */
 #define FLOOD_TICK_S 0.001
 #define FLOOD_TICK_MAX 4096       /* packets per tick before the loop gets a turn */
 #define FLOOD_MAX_NS (3600LL * 1000000000)
@@ -46,6 +47,7 @@ struct flood {
 	uint32_t tag;
 	int fd;
 	ev_timer timer;
+	ev_idle idle;                     /* active while behind the schedule */
 	struct sockaddr_in dst;
 	uint32_t src_base, src_n, src_i;  /* sources: src_base + (src_i % src_n), host order */
 	double rate;                      /* SYNs per second */
@@ -154,6 +156,7 @@ static void flood_unlink(struct flood *f)
 static void flood_free(struct flood *f)
 {
 	ev_timer_stop(f->a->loop, &f->timer);
+	ev_idle_stop(f->a->loop, &f->idle);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f);
@@ -207,10 +210,9 @@ static int64_t flood_send(struct flood *f, int64_t n)
 	return done;
 }
 
-static void flood_tick(struct ev_loop *loop, ev_timer *w, int revents)
+/* One round: send what is due, finish when the flood is over. */
+static void flood_step(struct flood *f)
 {
-	struct flood *f = container_of(w, struct flood, timer);
-	(void)loop; (void)revents;
 	int64_t el = agent_now_ns() - f->t0_ns;
 	if (el > f->duration_ns)
 		el = f->duration_ns;
@@ -233,9 +235,25 @@ static void flood_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		flood_finish(f, 0, NULL);
 		return;
 	}
-	/* behind (the tick's cap, not a full buffer): come back at once */
-	w->repeat = (want == FLOOD_TICK_MAX && n == want) ? 1e-6 : FLOOD_TICK_S;
-	ev_timer_again(f->a->loop, w);
+	/* behind (the round's cap, not a full buffer): go again as soon as the loop is idle */
+	if (want == FLOOD_TICK_MAX && n == want) {
+		if (!ev_is_active(&f->idle))
+			ev_idle_start(f->a->loop, &f->idle);
+	} else if (ev_is_active(&f->idle)) {
+		ev_idle_stop(f->a->loop, &f->idle);
+	}
+}
+
+static void flood_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop; (void)revents;
+	flood_step(container_of(w, struct flood, timer));
+}
+
+static void flood_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)loop; (void)revents;
+	flood_step(container_of(w, struct flood, idle));
 }
 
 static uint32_t mask_of(uint32_t prefix)
@@ -412,6 +430,7 @@ void flood_op(struct agent *a, const struct proto_msg *m)
 	a->floods = f;
 	f->t0_ns = agent_now_ns();
 	ev_timer_init(&f->timer, flood_tick, 0, FLOOD_TICK_S);
+	ev_idle_init(&f->idle, flood_idle);
 	ev_timer_start(a->loop, &f->timer);
 }
 

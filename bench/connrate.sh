@@ -69,7 +69,7 @@ half=$((CONNS / 2))
 BIG=$(mktemp /tmp/connrate.XXXXXX)
 # in the background, so ss can count the connections while the agents hold them
 "$TOOLS/agentdrive" -q c="$PA" s="$PB" \
-	-c "s listen :9200 backlog 8192 as big" -c "c rss" -c "s rss" -c "mark" \
+	-c "s listen :9200 backlog 8192 as big" -c "c ping" -c "c rss" -c "s rss" -c "mark" \
 	-c "c connect 10.232.0.2:9200 count $half rate $RATE as g1 from 10.232.0.1" \
 	-c "c connect 10.232.0.2:9200 count $((CONNS - half)) rate $RATE as g2 from 10.232.0.11" \
 	-c "c wait-event connected $CONNS within 600s" -c "elapsed" \

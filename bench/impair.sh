@@ -36,9 +36,9 @@ delay_bench() {
 	local args=(--a2b "delay=${ms}ms")
 	[ "$ms" = 0 ] && args=()   # no impairment: the engine's own path latency
 	ENGINE=$e el_up "${args[@]}" || { echo "  $e delay ${ms}ms: link failed: $(cat "$EL_ERR")"; return; }
-	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 $((ms + 1000)) delays >"$T_TMP/d" {EL_IN}>&- &
+	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 $((ms + 3000)) delays >"$T_TMP/d" {EL_IN}>&- &
 	local rp=$!
-	wait_for 5 grep -q bound "$T_TMP/d"
+	wait_for 30 grep -q bound "$T_TMP/d"
 	ip netns exec "$EL_A" $RT "$TOOLS/netprobe" udpsend "$EL_IP_B" 9000 "$N_DELAY" 1000 {EL_IN}>&-
 	wait "$rp"
 	el_down
@@ -61,9 +61,9 @@ delay_bench() {
 loss_bench() {
 	local e=$1 pct=$2 n=${N_LOSS:-20000}
 	ENGINE=$e el_up --a2b "loss=$pct" --seed 12345 || { echo "  $e loss $pct%: link failed"; return; }
-	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 1000 >"$T_TMP/l" {EL_IN}>&- &
+	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 3000 >"$T_TMP/l" {EL_IN}>&- &
 	local rp=$!
-	wait_for 5 grep -q bound "$T_TMP/l"
+	wait_for 30 grep -q bound "$T_TMP/l"
 	ip netns exec "$EL_A" "$TOOLS/netprobe" udpsend "$EL_IP_B" 9000 $n "${LOSS_IV:-50}" {EL_IN}>&-
 	wait "$rp"
 	el_down
@@ -80,7 +80,7 @@ pps_bench() {
 	ENGINE=$e el_up || { echo "  $e pps: link failed"; PPS=0; return; }
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 500 >"$T_TMP/p" {EL_IN}>&- &
 	local rp=$!
-	wait_for 5 grep -q bound "$T_TMP/p"
+	wait_for 30 grep -q bound "$T_TMP/p"
 	ip netns exec "$EL_A" "$TOOLS/netprobe" udpsend "$EL_IP_B" 9000 "$n" 0 {EL_IN}>&-
 	wait "$rp"
 	el_down

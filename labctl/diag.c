@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
@@ -467,7 +468,7 @@ static int nl_error(const struct nlmsghdr *nlh, const char *what, struct lc_err 
 		ext[0] = '\0';
 	else
 		extack_msg(nlh, sizeof(int) + orig, ext, sizeof(ext));
-	int code = ne->error < 0 ? ne->error : -EPROTO;
+	int code = ne->error < 0 && ne->error != INT_MIN ? ne->error : -EPROTO;
 	return err_set(e, code, "%s: %s%s%s", what, strerror(-code), ext[0] ? ": " : "", ext);
 }
 
@@ -498,6 +499,8 @@ int diag_parse_buf(const void *buf, size_t len, uint32_t seq, uint32_t portid, d
 			if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(int)) {
 				int err;
 				memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+				if (err == INT_MIN)  /* untrusted: -INT_MIN would overflow */
+					err = -EPROTO;
 				if (err < 0) {
 					char ext[256];
 					extack_msg(nlh, sizeof(int), ext, sizeof(ext));

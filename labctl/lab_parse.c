@@ -1533,7 +1533,7 @@ static int step_listen(struct parser *p, int h, struct tok *t, int n)
 		if (!strcmp(k, "backlog")) {
 			int64_t v;
 			if (need(p, t, i, n, "a number") ||
-			    get_uint(p, &t[i + 1], "backlog", 0, 65535, &v))
+			    get_uint(p, &t[i + 1], "backlog", 0, 1048576, &v))
 				return -1;
 			s.u.listen.backlog = (int)v;
 			i++;

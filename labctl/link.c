@@ -9,45 +9,8 @@
 #include <netlink/addr.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
-#include <netlink/route/link/veth.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
-
-int link_veth_create(struct nlx *x, const char *ns, const char *dev_a, int peer_fd,
-		     const char *peer_ns, const char *dev_b, struct lc_err *e)
-{
-	int rc;
-	struct rtnl_link *veth = rtnl_link_veth_alloc();
-	if (!veth)
-		return err_set(e, -ENOMEM, "out of memory");
-	struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
-	rtnl_link_set_name(veth, dev_a);
-	rtnl_link_set_name(peer, dev_b);
-	rtnl_link_set_ns_fd(peer, peer_fd);
-	nlx_reset(x);
-	rc = rtnl_link_add(x->sk, veth, NLM_F_CREATE | NLM_F_EXCL);
-	if (rc < 0)
-		rc = nlx_fail(x, rc, e, "creating veth %s (namespace %s) <-> %s (namespace %s)",
-			      dev_a, ns, dev_b, peer_ns);
-	rtnl_link_put(peer);
-	rtnl_link_put(veth);
-	return rc;
-}
-
-int link_bridge_create(struct nlx *x, const char *ns, const char *dev, struct lc_err *e)
-{
-	struct rtnl_link *br = rtnl_link_bridge_alloc();
-	if (!br)
-		return err_set(e, -ENOMEM, "out of memory");
-	rtnl_link_set_name(br, dev);
-	nlx_reset(x);
-	int rc = rtnl_link_add(x->sk, br, NLM_F_CREATE | NLM_F_EXCL);
-	if (rc < 0)
-		rc = nlx_fail(x, rc, e, "creating bridge %s in namespace %s", dev, ns);
-	rtnl_link_put(br);
-	return rc;
-}
 
 static int link_get(struct nlx *x, const char *ns, const char *dev, struct rtnl_link **out,
 		    struct lc_err *e)
@@ -68,20 +31,6 @@ int link_ifindex(struct nlx *x, const char *ns, const char *dev, int *ifindex,
 		return rc;
 	*ifindex = rtnl_link_get_ifindex(l);
 	rtnl_link_put(l);
-	return 0;
-}
-
-int link_enslave(struct nlx *x, const char *ns, const char *dev, const char *master,
-		 struct lc_err *e)
-{
-	int mi, si, rc;
-	if ((rc = link_ifindex(x, ns, master, &mi, e)) < 0 ||
-	    (rc = link_ifindex(x, ns, dev, &si, e)) < 0)
-		return rc;
-	nlx_reset(x);
-	rc = rtnl_link_enslave_ifindex(x->sk, mi, si);
-	if (rc < 0)
-		return nlx_fail(x, rc, e, "adding %s to bridge %s in namespace %s", dev, master, ns);
 	return 0;
 }
 

@@ -14,17 +14,6 @@
 #include "lab.h"
 #include "nlx.h"
 
-/* A veth pair: dev_a inside x's namespace, its peer dev_b created directly inside the
- * namespace peer_fd (so nothing ever exists in the root namespace). */
-int link_veth_create(struct nlx *x, const char *ns, const char *dev_a, int peer_fd,
-		     const char *peer_ns, const char *dev_b, struct lc_err *e);
-
-/* A bridge named dev. */
-int link_bridge_create(struct nlx *x, const char *ns, const char *dev, struct lc_err *e);
-/* Enslave dev to bridge master. */
-int link_enslave(struct nlx *x, const char *ns, const char *dev, const char *master,
-		 struct lc_err *e);
-
 int link_ifindex(struct nlx *x, const char *ns, const char *dev, int *ifindex,
 		 struct lc_err *e);
 int link_set_up(struct nlx *x, const char *ns, const char *dev, struct lc_err *e);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *err, void *arg)
 {
 	(void)nla;
 	struct nlx *x = arg;
-	x->last_err = -err->error;
+	x->last_err = err->error < 0 && err->error != INT_MIN ? -err->error : EPROTO;
 	extack_copy(x, err);
 	return NL_STOP; /* libnl turns err->error into its NLE_* return code */
 }

@@ -70,6 +70,7 @@ struct run {
 	ev_timer poll_w;
 	int64_t poll_interval;   /* adapts upwards when a poll costs more than a quarter of it */
 	int64_t npolls, poll_cpu_ns;
+	bool timeline_capped;    /* stopped following: too many connections to poll cheaply */
 
 	/* capture */
 	struct run_capture *caps;

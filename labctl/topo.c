@@ -120,18 +120,14 @@ static int links_make(struct topo *t, struct lc_err *e)
 	for (int l = 0; l < lab->nlinks; l++) {
 		const struct lab_link *L = &lab->links[l];
 		struct topo_host *a = &t->hosts[L->a], *b = &t->hosts[L->b];
-		if (t->en) {
-			struct engine_host ea = {a->name, a->fd, a->nl};
-			struct engine_host eb = {b->name, b->fd, b->nl};
-			rc = t->en->ops->link_create(t->en, l, &ea, &eb, e);
-		} else {
-			rc = link_veth_create(a->nl, a->ns, L->dev_a, b->fd, b->ns, L->dev_b, e);
-		}
+		struct engine_host ea = {a->name, a->fd, a->nl};
+		struct engine_host eb = {b->name, b->fd, b->nl};
+		rc = t->en->ops->link_create(t->en, l, &ea, &eb, e);
 		if (rc < 0)
 			return err_prefix(e, "%s:%d:%d: link %s %s: ", lab->file, L->pos.line,
 					  L->pos.col, a->name, b->name);
 	}
-	if (t->en && t->en->ops->start && (rc = t->en->ops->start(t->en, e)) < 0)
+	if (t->en->ops->start && (rc = t->en->ops->start(t->en, e)) < 0)
 		return err_prefix(e, "starting the %s engine: ", t->en->ops->name);
 	for (int l = 0; l < lab->nlinks; l++) {
 		const struct lab_link *L = &lab->links[l];
@@ -203,9 +199,14 @@ static int host_routes(struct topo *t, struct lc_err *e)
 		if (rc < 0)
 			return err_prefix(e, "%s:%d:%d: ", lab->file, R->pos.line, R->pos.col);
 	}
-	/* Flood sources come from the black-hole range: every host routes it into a sink, so
-	 * SYN+ACKs to spoofed sources vanish inside the lab (not a blackhole route: see sink.h). */
-	if (lab->blackhole.family == AF_INET) {
+	/* Flood sources come from the black-hole range: every host of a lab that floods (or
+	 * names its black hole) routes it into a sink, so SYN+ACKs to spoofed sources vanish
+	 * inside the lab (not a blackhole route: see sink.h).  Other labs skip the sink's veth
+	 * pair per host; without a route the range is unreachable anyway. */
+	bool floods = lab->has_blackhole;
+	for (int i = 0; i < lab->nsteps && !floods; i++)
+		floods = lab->steps[i].op == LAB_OP_FLOOD;
+	if (floods && lab->blackhole.family == AF_INET) {
 		for (int h = 0; h < t->nhosts; h++) {
 			rc = sink_add(t->hosts[h].nl, t->hosts[h].ns, &lab->blackhole, e);
 			if (rc < 0)
@@ -222,6 +223,10 @@ int topo_build(const struct lab *lab, const char *id, struct engine *en, struct 
 	struct topo *t = calloc(1, sizeof(*t));
 	if (!t)
 		return err_set(e, -ENOMEM, "out of memory");
+	if (!en) {
+		free(t);
+		return err_set(e, -EINVAL, "topo_build: no engine");
+	}
 	t->lab = lab;
 	t->en = en;
 	snprintf(t->id, sizeof(t->id), "%s", id);

@@ -40,7 +40,7 @@ void topo_make_id(const char *lab_name, char *id, size_t len);
 /* 0 when id is usable as a lab id ([A-Za-z0-9_.-], at most 32 characters). */
 int topo_check_id(const char *id, struct lc_err *e);
 
-/* Build.  en may be NULL: plain veth links.  On failure everything made so far is gone. */
+/* Build; en makes the links (engine_new).  On failure everything made so far is gone. */
 int topo_build(const struct lab *lab, const char *id, struct engine *en, struct topo **out,
 	       struct lc_err *e);
 /* Bind every host's namespace at /run/netns/LABID-HOST. */

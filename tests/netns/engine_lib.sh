@@ -31,7 +31,7 @@ el_up() {
 		"$@" <"$T_TMP/drv$EL_N.in" >"$EL_OUT" 2>"$EL_ERR" {EL_IN}>&- &
 	EL_DRV=$!
 	T_PIDS+=("$EL_DRV")
-	if ! wait_for 10 el_ready || ! grep -q '^ready' "$EL_OUT"; then
+	if ! wait_for 30 el_ready || ! grep -q '^ready' "$EL_OUT"; then
 		cat "$EL_ERR" >&2
 		el_down
 		return 1
@@ -81,7 +81,7 @@ el_listen() {
 	# No copy of the driver's stdin may outlive el_down: close it in every child.
 	ip netns exec "$EL_B" "$TOOLS/netprobe" listen 8080 >/dev/null {EL_IN}>&- &
 	T_PIDS+=($!)
-	wait_for 5 el_listening
+	wait_for 30 el_listening
 }
 el_listening() { ss -N "$EL_B" -ltn 2>/dev/null | grep -q ':8080 '; }
 

@@ -151,6 +151,14 @@ check "data source: the server streams unasked (${got:-0} bytes in 300 ms)" [ "$
 ad client abort sc
 check "data source: the server sees the abort as a reset" ad server wait-event reset 1 group so within 3s
 
+# --- cycle (the benchmark op): N connect+close cycles, answered when done
+ad server listen :8010 as cy
+check "cycle: 500 cycles answered" ad client cycle $SA:8010 count 500 concurrency 4
+check "cycle: the server accepted 500" ad server wait-event accepted 500 group cy within 5s
+check "cycle: the server saw 500 EOFs" ad server wait-event eof 500 group cy within 5s
+check_eq "cycle: no connection left open on the client (ss)" \
+	"$(ssn "$C" established '( dport = :8010 )')" 0
+
 # --- errors are answers, not crashes
 if ad client connect $SA:8001 as bad from 10.231.0.99; then
 	not_ok "error answer: connect from a foreign address fails"

@@ -12,7 +12,7 @@ need_root
 send() {
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 1500 >"$T_TMP/r" {EL_IN}>&- &
 	local rp=$!
-	wait_for 5 grep -q bound "$T_TMP/r"
+	wait_for 30 grep -q bound "$T_TMP/r"
 	ip netns exec "$EL_A" "$TOOLS/netprobe" udpsend "$EL_IP_B" 9000 "$1" "$3" "$2" {EL_IN}>&-
 	wait "$rp"
 	grep '^received' "$T_TMP/r"

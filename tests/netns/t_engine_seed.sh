@@ -16,7 +16,7 @@ run() {
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 1000 >"$T_TMP/recv.$1.$2" {EL_IN}>&- &
 	local rp=$!
 	T_PIDS+=("$rp")
-	wait_for 5 grep -q bound "$T_TMP/recv.$1.$2"
+	wait_for 30 grep -q bound "$T_TMP/recv.$1.$2"
 	ip netns exec "$EL_A" "$TOOLS/netprobe" udpsend "$EL_IP_B" 9000 400 500 {EL_IN}>&-
 	wait "$rp"
 	el_down

@@ -33,7 +33,7 @@ kill_in() {
 	local id="lk-$phase-$T_SUFFIX$#" pid inos leaked what out="$T_TMP/run-$phase$#.out"
 	case $phase in
 	build|unwind|teardown) what="labctl: stall $phase" ;;
-	run) what="^lab wait" ;;
+	run) what="ok  *expect a ESTABLISHED" ;;
 	esac
 	LABCTL_TEST_STALL="$phase:5000" "$LABCTL" run tests/data/labs/wait-long.lab --id "$id" "$@" \
 		>"$out" 2>&1 &

@@ -14,8 +14,12 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/net /dev/shm
 mount -t tmpfs tmpfs /dev/shm 2>/dev/null
 [ -e /dev/net/tun ] || mknod /dev/net/tun c 10 200
-# The host's root is mounted here, /tmp included: keep our temporaries in UML's own tmpfs.
-mkdir -p /run/tmp && mount --bind /run/tmp /tmp
+# The host's root is mounted here, /tmp included: keep our temporaries in UML's own tmpfs,
+# unless the checkout itself lives under /tmp (a CI clone may), which the bind would hide.
+case "$UML_REPO/" in
+/tmp/*) ;;
+*) mkdir -p /run/tmp && mount --bind /run/tmp /tmp ;;
+esac
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
 
 kv=$(uname -r)

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -412,6 +413,10 @@ static void test_error_extack(void **state)
 	int err = -ENOBUFS;
 	memcpy(buf + NLMSG_HDRLEN, &err, 4);
 	assert_int_equal(replay(buf, h->nlmsg_len, g, &e), -ENOBUFS);
+	/* INT_MIN cannot be negated (the diag fuzzer found this): a protocol error */
+	err = INT_MIN;
+	memcpy(buf + NLMSG_HDRLEN, &err, 4);
+	assert_int_equal(replay(buf, h->nlmsg_len, g, &e), -EPROTO);
 	/* an error message too short to hold struct nlmsgerr */
 	h->nlmsg_type = NLMSG_ERROR;
 	h->nlmsg_len = NLMSG_HDRLEN + 4;
