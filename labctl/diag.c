@@ -544,6 +544,20 @@ int diag_parse_buf(const void *buf, size_t len, uint32_t seq, uint32_t portid, d
 	return 0;
 }
 
+/* Read and discard the rest of a dump in progress (until NLMSG_DONE or an error). */
+static void drain(struct diag *d, bool done)
+{
+	while (!done) {
+		ssize_t m = mnl_socket_recvfrom(d->nl, d->buf, DIAG_RECV_BUF);
+		if (m <= 0)
+			break;
+		struct lc_err dummy;
+		bool di = false;
+		if (diag_parse_buf(d->buf, (size_t)m, 0, 0, NULL, NULL, &done, &di, &dummy) < 0)
+			break;
+	}
+}
+
 /* ---- dumping ------------------------------------------------------------------------- */
 
 static int dump_family(struct diag *d, const struct diag_filter *f, int family, diag_cb cb,
@@ -587,33 +601,12 @@ static int dump_family(struct diag *d, const struct diag_filter *f, int family, 
 			fwrite(d->buf, 1, (size_t)n, d->rec);
 		int rc = diag_parse_buf(d->buf, (size_t)n, nlh->nlmsg_seq, d->portid, cb, arg, &done,
 					intr, e);
-		if (rc < 0) {
-			err_prefix(e, "%s: ", d->name);
-			/* Drain the rest so the next dump on this socket starts clean. */
-			while (!done) {
-				ssize_t m = mnl_socket_recvfrom(d->nl, d->buf, DIAG_RECV_BUF);
-				if (m <= 0)
-					break;
-				struct lc_err dummy;
-				bool di = false;
-				if (diag_parse_buf(d->buf, (size_t)m, 0, 0, NULL, NULL, &done, &di,
-						   &dummy) < 0)
-					break;
-			}
-			return rc;
-		}
-		if (rc > 0) {
-			/* The callback stopped us; drain the dump (it cannot be cancelled). */
-			while (!done) {
-				ssize_t m = mnl_socket_recvfrom(d->nl, d->buf, DIAG_RECV_BUF);
-				if (m <= 0)
-					break;
-				struct lc_err dummy;
-				bool di = false;
-				if (diag_parse_buf(d->buf, (size_t)m, 0, 0, NULL, NULL, &done, &di,
-						   &dummy) < 0)
-					break;
-			}
+		if (rc != 0) {
+			/* An error, or the callback stopped us: a dump cannot be cancelled, so
+			 * drain the rest and the next dump on this socket starts clean. */
+			if (rc < 0)
+				err_prefix(e, "%s: ", d->name);
+			drain(d, done);
 			return rc;
 		}
 	}
