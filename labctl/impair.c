@@ -57,8 +57,7 @@ uint64_t impair_stream_id(int link, int dir)
 
 /* ---- netem's building blocks ----------------------------------------------------------- */
 
-/* Percent (0..100) to netem's u32 probability scale, as tc does (100% = UINT32_MAX). */
-static uint32_t pct_u32(double pct)
+uint32_t impair_pct_u32(double pct)
 {
 	if (pct <= 0)
 		return 0;
@@ -69,7 +68,7 @@ static uint32_t pct_u32(double pct)
 
 static void corr_init(struct impair_corr *c, double pct)
 {
-	c->rho = pct_u32(pct);
+	c->rho = impair_pct_u32(pct);
 	/* c->last keeps its value: a live change of correlation does not reset memory. */
 }
 
@@ -296,7 +295,7 @@ void impair_dir_init(struct impair_dir *d, const struct lab_impair *p, uint64_t 
 
 static int hit(struct impair_dir *d, struct impair_corr *c, double pct)
 {
-	uint32_t prob = pct_u32(pct);
+	uint32_t prob = impair_pct_u32(pct);
 	/* Draw even at 0% would shift the stream when a live change turns a knob on; netem
 	 * draws only when the knob is on, and so do we. */
 	return prob && prob >= corr_draw(c, &d->rng);
@@ -307,13 +306,13 @@ static int loss_ge(struct impair_dir *d)
 {
 	const struct lab_impair *p = &d->p;
 	if (!d->ge_bad) {
-		if (impair_rng_u32(&d->rng) < pct_u32(p->ge_p))
+		if (impair_rng_u32(&d->rng) < impair_pct_u32(p->ge_p))
 			d->ge_bad = 1;
-		return impair_rng_u32(&d->rng) < pct_u32(p->ge_k);
+		return impair_rng_u32(&d->rng) < impair_pct_u32(p->ge_k);
 	}
-	if (impair_rng_u32(&d->rng) < pct_u32(p->ge_r))
+	if (impair_rng_u32(&d->rng) < impair_pct_u32(p->ge_r))
 		d->ge_bad = 0;
-	return impair_rng_u32(&d->rng) < pct_u32(p->ge_h);
+	return impair_rng_u32(&d->rng) < impair_pct_u32(p->ge_h);
 }
 
 static int loss_event(struct impair_dir *d)

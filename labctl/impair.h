@@ -100,4 +100,8 @@ int impair_tcp_flags(const uint8_t *frame, size_t len);
 /* Does a frame with these TCP flags match rule r? (flags & mask) == r->flags. */
 int impair_rule_match(const struct lab_rule *r, int tcp_flags);
 
+/* Percent (0..100) to netem's u32 probability scale, as tc does (100% = UINT32_MAX); both
+ * engines use it, so the same percentage means the same probability on each. */
+uint32_t impair_pct_u32(double pct);
+
 #endif

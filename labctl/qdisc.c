@@ -17,16 +17,6 @@
 #include "impair.h"
 #include "nlx.h"
 
-/* Percent to netem's u32 scale (100% = UINT32_MAX), as tc's get_percent does. */
-static uint32_t pct_u32(double pct)
-{
-	if (pct <= 0)
-		return 0;
-	if (pct >= 100)
-		return UINT32_MAX;
-	return (uint32_t)(pct / 100.0 * (double)UINT32_MAX);
-}
-
 static int us_of(int64_t ns)
 {
 	int64_t us = (ns + 500) / 1000;
@@ -83,10 +73,10 @@ static int put_raw(struct nl_msg *msg, const struct lab_impair *imp)
 		/* Our ge_h and ge_k are netem's "1-h" and "1-k" (loss in the bad and the
 		 * good state); the kernel takes h itself and 1-k, as tc sends them. */
 		struct tc_netem_gemodel ge = {
-			.p = pct_u32(imp->ge_p),
-			.r = pct_u32(imp->ge_r),
-			.h = pct_u32(100.0 - imp->ge_h),
-			.k1 = pct_u32(imp->ge_k),
+			.p = impair_pct_u32(imp->ge_p),
+			.r = impair_pct_u32(imp->ge_r),
+			.h = impair_pct_u32(100.0 - imp->ge_h),
+			.k1 = impair_pct_u32(imp->ge_k),
 		};
 		struct nlattr *nest = mnl_attr_nest_start(nlh, TCA_NETEM_LOSS);
 		mnl_attr_put(nlh, NETEM_LOSS_GE, sizeof(ge), &ge);
@@ -125,7 +115,7 @@ int qdisc_netem_replace(struct nlx *x, const char *where, const char *ifname,
 	if ((imp->set & IMP_JITTER) && imp->jitter_ns > 0) {
 		rtnl_netem_set_jitter(q, us_of(imp->jitter_ns));
 		if (imp->set & IMP_DELAY_CORR)
-			rtnl_netem_set_delay_correlation(q, (int)pct_u32(imp->delay_corr));
+			rtnl_netem_set_delay_correlation(q, (int)impair_pct_u32(imp->delay_corr));
 		if ((imp->set & IMP_DIST) && imp->dist > LAB_DIST_UNIFORM) {
 			r = impair_dist_find(imp->dist, &dist, NULL, 0);
 			if (r < 0) {
@@ -142,25 +132,25 @@ int qdisc_netem_replace(struct nlx *x, const char *where, const char *ifname,
 		}
 	}
 	if ((imp->set & IMP_LOSS) && !(imp->set & IMP_LOSS_GE)) {
-		rtnl_netem_set_loss(q, (int)pct_u32(imp->loss));
+		rtnl_netem_set_loss(q, (int)impair_pct_u32(imp->loss));
 		if ((imp->set & IMP_LOSS_CORR) && imp->loss > 0)
-			rtnl_netem_set_loss_correlation(q, (int)pct_u32(imp->loss_corr));
+			rtnl_netem_set_loss_correlation(q, (int)impair_pct_u32(imp->loss_corr));
 	}
 	if (imp->set & IMP_DUP) {
-		rtnl_netem_set_duplicate(q, (int)pct_u32(imp->dup));
+		rtnl_netem_set_duplicate(q, (int)impair_pct_u32(imp->dup));
 		if ((imp->set & IMP_DUP_CORR) && imp->dup > 0)
-			rtnl_netem_set_duplicate_correlation(q, (int)pct_u32(imp->dup_corr));
+			rtnl_netem_set_duplicate_correlation(q, (int)impair_pct_u32(imp->dup_corr));
 	}
 	if ((imp->set & IMP_REORDER) && imp->reorder > 0) {
-		rtnl_netem_set_reorder_probability(q, (int)pct_u32(imp->reorder));
+		rtnl_netem_set_reorder_probability(q, (int)impair_pct_u32(imp->reorder));
 		if (imp->set & IMP_REORDER_CORR)
-			rtnl_netem_set_reorder_correlation(q, (int)pct_u32(imp->reorder_corr));
+			rtnl_netem_set_reorder_correlation(q, (int)impair_pct_u32(imp->reorder_corr));
 		rtnl_netem_set_gap(q, (imp->set & IMP_GAP) && imp->gap ? (int)imp->gap : 1);
 	}
 	if ((imp->set & IMP_CORRUPT) && imp->corrupt > 0) {
-		rtnl_netem_set_corruption_probability(q, (int)pct_u32(imp->corrupt));
+		rtnl_netem_set_corruption_probability(q, (int)impair_pct_u32(imp->corrupt));
 		if (imp->set & IMP_CORRUPT_CORR)
-			rtnl_netem_set_corruption_correlation(q, (int)pct_u32(imp->corrupt_corr));
+			rtnl_netem_set_corruption_correlation(q, (int)impair_pct_u32(imp->corrupt_corr));
 	}
 
 	/* CREATE|REPLACE with handle 0: "tc qdisc replace": makes it, or changes the netem
