@@ -220,10 +220,13 @@ int cmd_run(int argc, char **argv)
 			np += res[i].status == LC_EXIT_PASS;
 			nf += res[i].status == LC_EXIT_FAIL;
 			ne += res[i].status == LC_EXIT_USAGE;
-			if (o.json)
-				fprintf(f, "{\"type\":\"summary\",\"lab\":\"%s\",\"file\":\"%s\","
-					"\"result\":\"%s\",\"seconds\":%.3f}\n", res[i].name,
-					res[i].file, v, res[i].seconds);
+			if (o.json) {
+				fputs("{\"type\":\"summary\",\"lab\":", f);
+				run_json_str(f, res[i].name);
+				fputs(",\"file\":", f);
+				run_json_str(f, res[i].file);
+				fprintf(f, ",\"result\":\"%s\",\"seconds\":%.3f}\n", v, res[i].seconds);
+			}
 			else
 				fprintf(f, "%-28s %-8s %7.2fs  %s\n",
 					res[i].name[0] ? res[i].name : "?", v, res[i].seconds,

@@ -345,10 +345,11 @@ int cmd_ls(int argc, char **argv)
 			bool alive = reg_alive(&r);
 			dead += !alive;
 			if (json) {
+				/* ids and host names are [A-Za-z0-9_.-]; the lab's path may be anything */
 				printf("{\"id\":\"%s\",\"status\":\"%s\",\"kind\":\"%s\",\"pid\":%d,"
-				       "\"lab\":\"%s\",\"created\":%lld,\"hosts\":[",
-				       r.id, alive ? "running" : "dead", r.kind, (int)r.pid, r.lab,
-				       r.created);
+				       "\"lab\":", r.id, alive ? "running" : "dead", r.kind, (int)r.pid);
+				run_json_str(stdout, r.lab);
+				printf(",\"created\":%lld,\"hosts\":[", r.created);
 				for (int h = 0; h < r.nhosts; h++)
 					printf("%s{\"name\":\"%s\",\"netns\":\"%s\"}", h ? "," : "",
 					       r.hosts[h].name, r.hosts[h].ns);

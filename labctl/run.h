@@ -44,6 +44,9 @@ const char *run_id(const struct run *r);
 void run_hold(struct run *r);
 void run_free(struct run *r);
 
+/* Write s as a JSON string (quoted, escaped). */
+void run_json_str(FILE *f, const char *s);
+
 /* The supervisor's control socket (REG_DIR/ID.sock): `labctl impair` on an up lab. */
 #define RUN_CTL_MAGIC 0x6c616231u
 struct run_ctl_req {

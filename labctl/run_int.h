@@ -80,7 +80,6 @@ struct run {
 int64_t run_now_ns(void);
 void run_sleep(struct run *r, int64_t ns);
 void run_log_step(struct run *r, const struct lab_step *st, const char *mark, const char *detail);
-void run_json_str(FILE *f, const char *s);
 
 /* run_agent.c */
 bool run_is_agent_op(enum lab_op op);
