@@ -885,11 +885,29 @@ void conn_op_group(struct agent *a, const struct proto_msg *m)
 	default:
 		break;
 	}
+	/* Likewise a listener that accepts on its own may have connections waiting in the
+	 * kernel's queue that the loop has not accepted yet: take them in first. */
+	if (g->kind == GK_LISTEN && g->accept_mode == ACC_AUTO)
+		accept_some(g, INT64_MAX);
 	struct conn *c = g->head, *next;
 	for (; c; c = next) {
 		next = c->next;
-		if (c->state != CS_OPEN)
-			continue;  /* connects still in flight are not acted on */
+		if (c->state == CS_CONNECTING) {
+			/* The kernel may have finished this connect before the loop delivered
+			 * its writability: settle it now (its connected event goes out first),
+			 * so a step acts on every connection the kernel calls ESTABLISHED. */
+			struct sockaddr_storage peer;
+			socklen_t pl = sizeof(peer);
+			if (getpeername(c->io.fd, (struct sockaddr *)&peer, &pl) == 0)
+				conn_cb(a->loop, &c->io, EV_WRITE);
+		}
+		if (c->state != CS_OPEN) {
+			/* Still in flight: close and abort end it (SYN_SENT just goes away);
+			 * send and shutdown have nothing to act on yet. */
+			if (m->op == PROTO_OP_CLOSE || m->op == PROTO_OP_ABORT)
+				conn_close(c, m->op == PROTO_OP_ABORT);
+			continue;
+		}
 		switch (m->op) {
 		case PROTO_OP_SEND:
 			if (c->flags & (CF_SHUT | CF_SHUT_PENDING))

@@ -62,7 +62,7 @@ fi
 
 if want labs; then
 	echo "== labs (userlink engine on this kernel)"
-	run_tap "labs/catalogue" bash tests/labs.sh
+	ENGINE=${ENGINE:-userlink} run_tap "labs/catalogue" bash tests/labs.sh
 fi
 
 if want uml; then
