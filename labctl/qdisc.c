@@ -153,7 +153,7 @@ int qdisc_netem_replace(struct nlx *x, const char *where, const char *ifname,
 			rtnl_netem_set_corruption_correlation(q, (int)impair_pct_u32(imp->corrupt_corr));
 	}
 
-	/* CREATE|REPLACE with handle 0: "tc qdisc replace": makes it, or changes the netem
+	/* CREATE|REPLACE with handle 0: what `tc qdisc replace` does: makes it, or changes the netem
 	 * already there in place (its queue and its clocks survive a live change). */
 	r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_REPLACE, &msg);
 	if (r < 0) {

@@ -13,7 +13,7 @@
 
 struct nlx;
 
-/* Create or change ("tc qdisc replace ... root netem") the root netem qdisc of ifname in
+/* Create or change (as `tc qdisc replace ... root netem` would) the root netem qdisc of ifname in
  * x's namespace.  `where` names that namespace in messages; failures carry the kernel's
  * extack text. */
 int qdisc_netem_replace(struct nlx *x, const char *where, const char *ifname,

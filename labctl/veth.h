@@ -8,7 +8,7 @@
  * change of a veth as urgent only when its ifindex differs from its peer's (iflink), and
  * fresh namespaces hand out the same small numbers on both sides.  A non-urgent carrier-on
  * waits up to a second in linkwatch, and until then the end's qdisc stays noop and a bridge
- * port stays disabled: the first frames after "ip link set up" vanish.
+ * port stays disabled: the first frames after the link is set up vanish.
  */
 #ifndef LABCTL_VETH_H
 #define LABCTL_VETH_H
