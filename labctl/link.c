@@ -142,14 +142,15 @@ out:
 	return rc;
 }
 
-int link_route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
-		   const struct lab_addr *gw, bool blackhole, struct lc_err *e)
+/* One static route in the main table: via gateway gw, or out of device dev (link scope), or a
+ * blackhole (neither).  what names it in errors ("route 10.0.2.0/24 via 10.0.1.254"). */
+static int route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
+		     const struct lab_addr *gw, const char *dev, const char *what,
+		     struct lc_err *e)
 {
-	char dtxt[64], gtxt[64] = "";
-	int rc;
-	lab_addr_format(dst, dtxt, sizeof(dtxt));
-	if (gw)
-		lab_addr_format(gw, gtxt, sizeof(gtxt));
+	int rc, ifindex = 0;
+	if (dev && (rc = link_ifindex(x, ns, dev, &ifindex, e)) < 0)
+		return rc;
 	struct rtnl_route *r = rtnl_route_alloc();
 	struct nl_addr *d = nladdr_from(dst);
 	struct nl_addr *g = NULL;
@@ -162,32 +163,34 @@ int link_route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
 	rtnl_route_set_dst(r, d);
 	rtnl_route_set_table(r, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(r, RTPROT_STATIC);
-	rtnl_route_set_scope(r, RT_SCOPE_UNIVERSE);
-	if (blackhole) {
+	rtnl_route_set_scope(r, dev ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+	if (!gw && !dev) {
 		rtnl_route_set_type(r, RTN_BLACKHOLE);
 	} else {
-		struct lab_addr gwh = *gw;
-		gwh.prefixlen = -1;
-		g = nladdr_from(&gwh);
 		nh = rtnl_route_nh_alloc();
-		if (!g || !nh) {
+		if (!nh) {
 			rc = err_set(e, -ENOMEM, "out of memory");
 			goto out;
 		}
+		if (gw) {
+			struct lab_addr gwh = *gw;
+			gwh.prefixlen = -1;
+			if (!(g = nladdr_from(&gwh))) {
+				rc = err_set(e, -ENOMEM, "out of memory");
+				goto out;
+			}
+			rtnl_route_nh_set_gateway(nh, g);
+		}
+		if (dev)
+			rtnl_route_nh_set_ifindex(nh, ifindex);
 		rtnl_route_set_type(r, RTN_UNICAST);
-		rtnl_route_nh_set_gateway(nh, g);
 		rtnl_route_add_nexthop(r, nh); /* the route owns nh now */
 		nh = NULL;
 	}
 	nlx_reset(x);
 	rc = rtnl_route_add(x->sk, r, NLM_F_CREATE | NLM_F_EXCL);
-	if (rc < 0) {
-		if (blackhole)
-			rc = nlx_fail(x, rc, e, "adding blackhole route %s in namespace %s", dtxt, ns);
-		else
-			rc = nlx_fail(x, rc, e, "adding route %s via %s in namespace %s", dtxt, gtxt,
-				      ns);
-	}
+	if (rc < 0)
+		rc = nlx_fail(x, rc, e, "adding %s in namespace %s", what, ns);
 out:
 	if (nh)
 		rtnl_route_nh_free(nh);
@@ -195,4 +198,27 @@ out:
 	nl_addr_put(d);
 	rtnl_route_put(r);
 	return rc;
+}
+
+int link_route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
+		   const struct lab_addr *gw, bool blackhole, struct lc_err *e)
+{
+	char dtxt[64], gtxt[64], what[160];
+	lab_addr_format(dst, dtxt, sizeof(dtxt));
+	if (blackhole) {
+		snprintf(what, sizeof(what), "blackhole route %s", dtxt);
+		return route_add(x, ns, dst, NULL, NULL, what, e);
+	}
+	lab_addr_format(gw, gtxt, sizeof(gtxt));
+	snprintf(what, sizeof(what), "route %s via %s", dtxt, gtxt);
+	return route_add(x, ns, dst, gw, NULL, what, e);
+}
+
+int link_route_add_dev(struct nlx *x, const char *ns, const struct lab_addr *dst,
+		       const char *dev, struct lc_err *e)
+{
+	char dtxt[64], what[160];
+	lab_addr_format(dst, dtxt, sizeof(dtxt));
+	snprintf(what, sizeof(what), "route %s dev %s", dtxt, dev);
+	return route_add(x, ns, dst, NULL, dev, what, e);
 }

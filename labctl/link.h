@@ -35,4 +35,8 @@ int link_neigh_add(struct nlx *x, const char *ns, const char *dev, const struct 
 int link_route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
 		   const struct lab_addr *gw, bool blackhole, struct lc_err *e);
 
+/* A link-scope route: dst straight out of dev. */
+int link_route_add_dev(struct nlx *x, const char *ns, const struct lab_addr *dst,
+		       const char *dev, struct lc_err *e);
+
 #endif
