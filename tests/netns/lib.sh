@@ -43,4 +43,13 @@ wait_for() {
 	until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.02; done
 }
 
+# listening NETNS PORT: a TCP listener on PORT exists in NETNS (checked with ss).
+listening() { ss -N "$1" -Htln "sport = :$2" 2>/dev/null | grep -q .; }
+# wait_listening NETNS PORT: wait up to 10 s for it (instead of a fixed sleep).
+wait_listening() { wait_for 10 listening "$1" "$2"; }
+# polling PID: the process has opened a socket (labctl watch: its sock_diag socket, opened
+# just before its first poll).  Fixed sleeps lose against a sanitizer build on a busy machine.
+polling() { ls -l /proc/"$1"/fd 2>/dev/null | grep -q 'socket:'; }
+wait_polling() { local p; for p; do wait_for 10 polling "$p" || return 1; done; sleep 0.05; }
+
 t_done() { exit $((T_FAILS > 0)); }

@@ -20,10 +20,14 @@ wait "$EL_DRV" 2>/dev/null
 gone() { ! ip -n "$EL_A" link show eth0 >/dev/null 2>&1 && ! ip -n "$EL_B" link show eth0 >/dev/null 2>&1; }
 if wait_for 5 gone; then ok "$ENGINE: SIGKILL of the owner removes both ends"
 else not_ok "$ENGINE: SIGKILL of the owner removes both ends"; fi
-# Gone, or a zombie waiting for init to reap it: either way it no longer runs.
+# Gone, or a zombie waiting for init to reap it: either way it no longer runs.  The kernel
+# closes a dying process's files (and so its TAPs) before it becomes a zombie, so the devices
+# can vanish while the forwarder is still in exit: allow it the same 5 s to finish dying.
 running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
-alive=""
-for k in $kids; do running "$k" && alive="$alive $k"; done
+alive_kids() { alive=""; for k in $kids; do running "$k" && alive="$alive $k"; done; }
+none_alive() { alive_kids; [ -z "$alive" ]; }
+wait_for 5 none_alive
+alive_kids
 check_eq "$ENGINE: no forwarder outlives its owner" "$alive" ""
 exec {EL_IN}>&-; EL_DRV=""
 

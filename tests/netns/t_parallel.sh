@@ -10,7 +10,7 @@ T_LABS+=("$B")
 check_eq "both labs' namespaces exist" "$(ip netns list | grep -cE "^($A|$B)-(client|router|server)")" 6
 ip netns exec "$A-server" "$TOOLS/tcpprobe" listen 7001 1 >/dev/null &
 T_PIDS+=($!)
-sleep 0.2
+wait_listening "$A-server" 7001 || not_ok "the test's listener came up"
 check "client of lab A reaches its own server" ip netns exec "$A-client" "$TOOLS/tcpprobe" connect 10.0.2.1 7001 2000
 r=$(ip netns exec "$B-client" "$TOOLS/tcpprobe" connect 10.0.2.1 7001 1000)
 check_eq "client of lab B does not reach lab A's listener (same address, other lab)" "$r" refused

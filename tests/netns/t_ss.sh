@@ -87,7 +87,7 @@ drv listen L8086 "$NS_B" 10.77.0.2 8086 || not_ok "listen 8086"
 WA=$!; T_PIDS+=("$WA")
 "$LABCTL" watch --netns "$NS_B" --json --for 4s port 8086 >"$T_TMP/wb" 2>"$T_TMP/wb.err" &
 WB=$!; T_PIDS+=("$WB")
-sleep 0.3
+wait_polling "$WA" "$WB" || not_ok "both watches started polling"
 drop_add "$NS_A" a0 6 match ip sport 8086 0xffff
 drv connect w1 "$NS_A" 10.77.0.2 8086
 sleep 0.3

@@ -31,12 +31,12 @@ import socket,time
 l=socket.socket(); l.bind(('10.0.0.2',8080)); l.listen(5)
 s,_=l.accept(); time.sleep(0.5); s.close(); time.sleep(3)" &
 T_PIDS+=($!)
-sleep 0.3
+wait_listening "$ID-server" 8080 || not_ok "the test's listener came up"
 "$LABCTL" watch "$ID" client --json --for 3s port 8080 >"$T_TMP/wc" 2>"$T_TMP/wc.err" &
 WC=$!; T_PIDS+=("$WC")
 "$LABCTL" watch "$ID" server --json --for 3s port 8080 >"$T_TMP/ws" 2>"$T_TMP/ws.err" &
 WS=$!; T_PIDS+=("$WS")
-sleep 0.3
+wait_polling "$WC" "$WS" || not_ok "both watches started polling"
 ip netns exec "$ID-client" python3 -c "
 import socket,time
 c=socket.create_connection(('10.0.0.2',8080)); time.sleep(0.2); c.shutdown(socket.SHUT_WR); time.sleep(1)"
