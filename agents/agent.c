@@ -20,13 +20,6 @@
 #define OUT_BACKED_UP (4u << 20)
 #define OUT_KEEP (256u << 10)
 
-int64_t agent_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 bool agent_backed_up(const struct agent *a)
 {
 	return a->out_len - a->out_off > OUT_BACKED_UP;

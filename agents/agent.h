@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "proto.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -107,7 +108,6 @@ struct agent {
 };
 
 /* agent.c */
-int64_t agent_now_ns(void);
 void agent_send(struct agent *a, const struct proto_msg *m);
 void agent_reply_ok(struct agent *a, uint32_t tag);
 void agent_reply_err(struct agent *a, uint32_t tag, int err, const char *fmt, ...)

@@ -140,7 +140,7 @@ static void emit(struct agent *a, int kind, const char *group, const struct conn
 	proto_msg_init(&m, (uint16_t)(PROTO_OP_EV_BASE + kind), 0);
 	m.flags = flags;
 	m.conn = id;
-	m.ts_ns = agent_now_ns();
+	m.ts_ns = mono_ns();
 	m.have |= PA_BIT(PA_CONN) | PA_BIT(PA_TS_NS);
 	proto_set_group(&m, group);
 	if (c && c->t.family) {
@@ -638,7 +638,7 @@ static void cycle_finish(struct group *g, int err)
 		struct proto_msg m;
 		proto_msg_init(&m, PROTO_OP_OK, g->cycle_tag);
 		m.count = g->cycle_done;
-		m.elapsed_ns = agent_now_ns() - g->cycle_t0_ns;
+		m.elapsed_ns = mono_ns() - g->cycle_t0_ns;
 		m.have |= PA_BIT(PA_COUNT) | PA_BIT(PA_ELAPSED_NS);
 		agent_send(a, &m);
 	}
@@ -707,7 +707,7 @@ void conn_op_cycle(struct agent *a, const struct proto_msg *m)
 	g->to_start = m->count;
 	g->cycle_tag = m->tag;
 	g->concurrency = (m->have & PA_BIT(PA_CONCURRENCY)) && m->concurrency ? m->concurrency : 1;
-	g->cycle_t0_ns = agent_now_ns();
+	g->cycle_t0_ns = mono_ns();
 	ev_init(&g->ctimer, ctimer_cb);
 	/* answered when the last cycle ends (cycle_finish) */
 	cycle_next(g);

@@ -166,7 +166,7 @@ static void flood_free(struct flood *f)
 static void flood_finish(struct flood *f, int err, const char *what)
 {
 	struct agent *a = f->a;
-	int64_t ns = agent_now_ns() - f->t0_ns;
+	int64_t ns = mono_ns() - f->t0_ns;
 	double secs = (double)ns / 1e9;
 	if (err) {
 		agent_reply_err(a, f->tag, err, "flood %s: %s: %s (after %lld SYNs)", f->desc, what,
@@ -213,7 +213,7 @@ static int64_t flood_send(struct flood *f, int64_t n)
 /* One round: send what is due, finish when the flood is over. */
 static void flood_step(struct flood *f)
 {
-	int64_t el = agent_now_ns() - f->t0_ns;
+	int64_t el = mono_ns() - f->t0_ns;
 	if (el > f->duration_ns)
 		el = f->duration_ns;
 	/* packet k leaves at k / rate: by el, floor(rate x el) + 1 of them */
@@ -231,7 +231,7 @@ static void flood_step(struct flood *f)
 		}
 		f->sent += n;
 	}
-	if (f->sent >= f->total || agent_now_ns() - f->t0_ns >= f->duration_ns) {
+	if (f->sent >= f->total || mono_ns() - f->t0_ns >= f->duration_ns) {
 		flood_finish(f, 0, NULL);
 		return;
 	}
@@ -404,7 +404,7 @@ void flood_op(struct agent *a, const struct proto_msg *m)
 	snprintf(f->desc, sizeof(f->desc), "to %s:%u from %s/%u", ds, ntohs(f->dst.sin_port), ss,
 		 prefix);
 	if (getrandom(&f->rng, sizeof(f->rng), 0) != sizeof(f->rng) || !f->rng)
-		f->rng = (uint64_t)agent_now_ns() | 1;
+		f->rng = (uint64_t)mono_ns() | 1;
 
 	f->fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (f->fd < 0) {
@@ -428,7 +428,7 @@ void flood_op(struct agent *a, const struct proto_msg *m)
 	}
 	f->next = a->floods;
 	a->floods = f;
-	f->t0_ns = agent_now_ns();
+	f->t0_ns = mono_ns();
 	ev_timer_init(&f->timer, flood_tick, 0, FLOOD_TICK_S);
 	ev_idle_init(&f->idle, flood_idle);
 	ev_timer_start(a->loop, &f->timer);

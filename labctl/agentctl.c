@@ -1,4 +1,5 @@
 /* agentctl: start an agent in a namespace, send it steps, collect answers and events. */
+#include "clock.h"
 #include "agentctl.h"
 
 #include <errno.h>
@@ -504,13 +505,6 @@ int agentctl_send_ping(struct agentctl *a, uint32_t *tag, struct lc_err *e)
 }
 
 /* ---- waiting ---- */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cmds.h"
 #include "err.h"
 #include "lab.h"
@@ -85,13 +86,6 @@ static int collect(char **args, int n, char ***files, int *nfiles)
 		}
 	}
 	return 0;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void run_one(const char *file, const struct run_opts *o, struct result *res)

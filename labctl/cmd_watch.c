@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cmds.h"
 #include "diag.h"
 #include "netns.h"
@@ -155,13 +156,6 @@ static double cpu_seconds(void)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
-static double wall_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int cmd_watch(int argc, char **argv)
 {
 	if (cmd_wants_help(argc, argv)) {
@@ -240,9 +234,9 @@ int cmd_watch(int argc, char **argv)
 	ev_signal_start(w.loop, &w.sigterm);
 	signal(SIGPIPE, SIG_IGN);
 
-	double c0 = cpu_seconds(), t0 = wall_seconds();
+	double c0 = cpu_seconds(), t0 = mono_s();
 	ev_run(w.loop, 0);
-	double cpu = cpu_seconds() - c0, wall = wall_seconds() - t0;
+	double cpu = cpu_seconds() - c0, wall = mono_s() - t0;
 	fflush(stdout);
 	if (w.rc != LC_EXIT_PASS)
 		fprintf(stderr, "labctl watch: %s\n", w.e.msg);

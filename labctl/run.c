@@ -21,14 +21,6 @@
 #include "stall.h"
 #include "topo.h"
 
-
-int64_t run_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void load_lines(struct run *r)
 {
 	FILE *f = fopen(r->lab->file, "re");
@@ -89,7 +81,7 @@ void run_log_step(struct run *r, const struct lab_step *st, const char *mark,
 		     const char *detail)
 {
 	char text[512];
-	double t = (double)(run_now_ns() - r->t0) / 1e9;
+	double t = (double)(mono_ns() - r->t0) / 1e9;
 	step_text(r, st, text, sizeof(text));
 	FILE *f = r->o.out;
 	if (r->o.json) {
@@ -319,7 +311,7 @@ int run_steps(struct run *r, struct lc_err *e)
 			fprintf(f, "  exposed: ip netns exec %s-HOST ...\n", r->id);
 	}
 	fflush(f);
-	r->t0 = run_now_ns();
+	r->t0 = mono_ns();
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	r->t0_real = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
@@ -366,7 +358,7 @@ void run_report(struct run *r, int failed)
 	FILE *f = r->o.out;
 	run_timeline_report(r);
 	run_capture_report(r);
-	double t = (double)(run_now_ns() - r->t0) / 1e9;
+	double t = (double)(mono_ns() - r->t0) / 1e9;
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"verdict\",\"lab\":");
 		run_json_str(f, r->lab->name);

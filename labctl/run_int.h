@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "agentctl.h"
 #include "diag.h"
 #include "engine.h"
@@ -77,7 +78,6 @@ struct run {
 	int ncaps;
 };
 
-int64_t run_now_ns(void);
 void run_sleep(struct run *r, int64_t ns);
 void run_log_step(struct run *r, const struct lab_step *st, const char *mark, const char *detail);
 

@@ -117,13 +117,13 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 {
 	const struct lab *lab = r->lab;
 	int h = st->host;
-	int64_t deadline = run_now_ns() + st->u.expect.within_ns;
+	int64_t deadline = mono_ns() + st->u.expect.within_ns;
 	char seen[512];
 	bool held = false;
 	r->nexpect++;
 	for (;;) {
 		seen[0] = '\0';
-		int64_t t_eval = run_now_ns();
+		int64_t t_eval = mono_ns();
 		if (st->u.expect.kind == LAB_EXPECT_EVENT) {
 			int64_t n;
 			run_events_count(r, h, st->u.expect.event, st->u.expect.group, &n);
@@ -140,7 +140,7 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 		}
 		if (held)
 			break;
-		int64_t now = run_now_ns(), left = deadline - now;
+		int64_t now = mono_ns(), left = deadline - now;
 		if (left <= 0 || r->interrupted)
 			break;
 		/* A dump of 100k sockets takes a few hundred ms: between two, give the loop (the

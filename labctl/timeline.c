@@ -1,4 +1,5 @@
 /* timeline: see timeline.h. */
+#include "clock.h"
 #include "timeline.h"
 
 #include <errno.h>
@@ -358,13 +359,6 @@ static int poll_cb(const struct diag_sock *s, void *arg)
 		return 1;
 	}
 	return 0;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int timeline_poll_once(struct timeline *tl, struct diag *d, int host,

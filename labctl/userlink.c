@@ -1,4 +1,5 @@
 /* userlink: TAP devices and a seeded libev forwarder.  See userlink.h. */
+#include "clock.h"
 #include "userlink.h"
 
 #include <errno.h>
@@ -121,13 +122,6 @@ void userlink_mac(int link, int side, uint8_t mac[6])
 	mac[3] = (uint8_t)(link >> 8);
 	mac[4] = (uint8_t)link;
 	mac[5] = (uint8_t)(side + 1);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* ---- the engine side (parent) ------------------------------------------------------------- */
@@ -504,10 +498,10 @@ static void fwd_write(struct ul_fwd *f, int link, int dir, const uint8_t *data, 
 
 static void fwd_flush_due(struct ul_fwd *f, int spin)
 {
-	int64_t now = now_ns();
+	int64_t now = mono_ns();
 	/* Woken early on purpose (UL_SPIN_NS): wait out the last stretch on the CPU. */
 	if (spin && f->nheap && f->heap[0]->at > now && f->heap[0]->at - now <= UL_SPIN_NS)
-		while ((now = now_ns()) < f->heap[0]->at)
+		while ((now = mono_ns()) < f->heap[0]->at)
 			;
 	while (f->nheap && f->heap[0]->at <= now) {
 		struct ul_pend *p = heap_pop(f);
@@ -515,7 +509,7 @@ static void fwd_flush_due(struct ul_fwd *f, int spin)
 		fwd_write(f, p->link, p->dir, p->data, p->len);
 		free(p);
 		if (!f->nheap || f->heap[0]->at > now)
-			now = now_ns();
+			now = mono_ns();
 	}
 	fwd_arm(f);
 }
@@ -551,7 +545,7 @@ static int fwd_ruled(struct ul_fwd *f, int link, int dir, const uint8_t *data, s
 /* When did the frame just read arrive?  Now, unless it is the one that woke us. */
 static int64_t fwd_arrival(struct ul_fwd *f)
 {
-	int64_t now = now_ns();
+	int64_t now = mono_ns();
 	if (!f->fresh_wake)
 		return now;
 	f->fresh_wake = 0;
@@ -686,14 +680,14 @@ static void fwd_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct ul_fwd *f = (struct ul_fwd *)((char *)w - offsetof(struct ul_fwd, prep));
 	(void)loop; (void)revents;
-	f->sleep_from = now_ns();
+	f->sleep_from = mono_ns();
 }
 
 static void fwd_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	struct ul_fwd *f = (struct ul_fwd *)((char *)w - offsetof(struct ul_fwd, check));
 	(void)loop; (void)revents;
-	f->woke_at = now_ns();
+	f->woke_at = mono_ns();
 	/* Only a real sleep has a wake-up to compensate. */
 	f->fresh_wake = f->woke_at - f->sleep_from > 2 * f->wake_est + 5000;
 }

@@ -15,7 +15,22 @@ send() {
 	wait_for 30 grep -q bound "$T_TMP/r"
 	ip netns exec "$EL_A" "$TOOLS/netprobe" udpsend "$EL_IP_B" 9000 "$1" "$3" "$2" {EL_IN}>&-
 	wait "$rp"
+	# For the log: what arrived (sequence numbers), so a shortfall says which were missing.
+	echo "# send $*: $(grep -c '^[0-9]' "$T_TMP/r") datagrams, $(grep -v '^[0-9]' "$T_TMP/r" | tr '\n' ' ')seqs $(grep '^[0-9]' "$T_TMP/r" | sort -n | uniq -c | awk '{printf "%s%s ", $2, ($1 > 1 ? "x" $1 : "")}' | cut -c1-400)" >&2
 	grep '^received' "$T_TMP/r"
+}
+# send_want WANT N SIZE INTERVAL_US: like send, but a count other than WANT is measured once
+# more (logged) before it stands.  Inside UML on a loaded host a run has been seen to come up
+# a few datagrams short (45 of 50) or empty; the faults these checks exist for (a parameter
+# not applied, h and 1-h swapped) miss WANT on every attempt.
+send_want() {
+	local want=$1 line n; shift
+	line=$(send "$@"); read -r _ n _ <<<"$line"
+	if [ "$n" != "$want" ]; then
+		echo "# got $n, want $want: measuring once more" >&2
+		line=$(send "$@")
+	fi
+	echo "$line"
 }
 
 # rate 1 Mbit/s: 100 datagrams of 1250 bytes (1292-byte frames: 10.3 ms each) sent at once
@@ -35,7 +50,7 @@ fi
 el_down
 
 el_up --a2b dup=100 || { not_ok "$ENGINE: dup link came up"; t_done; }
-read -r _ n _ < <(send 50 100 1000)
+read -r _ n _ < <(send_want 100 50 100 1000)
 check_eq "$ENGINE: duplicate 100% delivers every datagram twice" "$n" 100
 el_down
 
@@ -57,7 +72,7 @@ el_down
 # The same chain with 1-h = 0: the bad state loses nothing.  Had h and 1-h been confused on
 # the way to the kernel, this would lose everything.
 el_up --a2b ge=100/0/0/0 || { not_ok "$ENGINE: GE link came up"; t_done; }
-read -r _ n _ < <(send 50 100 1000)
+read -r _ n _ < <(send_want 50 50 100 1000)
 check_eq "$ENGINE: Gilbert-Elliott with 1-h=0 loses nothing" "$n" 50
 el_down
 

@@ -148,13 +148,20 @@ static int do_udprecv(int port, int idle_ms, int delays)
 	}
 	printf("bound\n");
 	fflush(stdout);
+	int64_t t_bound = mono_ns();
 	long n = 0;
 	int64_t first = 0, last = 0;
 	for (;;) {
 		struct pollfd p = {.fd = s, .events = POLLIN};
-		/* Before the first datagram wait long; after, stop at the first idle gap. */
-		if (poll(&p, 1, n ? idle_ms : 30000) <= 0)
+		/* Before the first datagram wait 10 s; after, stop at the first idle gap. */
+		int pr = poll(&p, 1, n ? idle_ms : 10000);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			printf("stop %s after %lld ms\n", pr < 0 ? strerror(errno) : "idle",
+			       (long long)((mono_ns() - (n ? last : t_bound)) / 1000000));
 			break;
+		}
 		uint8_t buf[2048];
 		char cbuf[256];
 		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
