@@ -36,6 +36,7 @@ delay_bench() {
 	local args=(--a2b "delay=${ms}ms")
 	[ "$ms" = 0 ] && args=()   # no impairment: the engine's own path latency
 	ENGINE=$e el_up "${args[@]}" || { echo "  $e delay ${ms}ms: link failed: $(cat "$EL_ERR")"; return; }
+	rm -f "$T_TMP/d" "$T_TMP/l" "$T_TMP/p"   # a stale "bound" would start the sender early
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 $((ms + 3000)) delays >"$T_TMP/d" {EL_IN}>&- &
 	local rp=$!
 	wait_for 30 grep -q bound "$T_TMP/d"
@@ -61,6 +62,7 @@ delay_bench() {
 loss_bench() {
 	local e=$1 pct=$2 n=${N_LOSS:-20000}
 	ENGINE=$e el_up --a2b "loss=$pct" --seed 12345 || { echo "  $e loss $pct%: link failed"; return; }
+	rm -f "$T_TMP/d" "$T_TMP/l" "$T_TMP/p"   # a stale "bound" would start the sender early
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 3000 >"$T_TMP/l" {EL_IN}>&- &
 	local rp=$!
 	wait_for 30 grep -q bound "$T_TMP/l"
@@ -78,6 +80,7 @@ loss_bench() {
 pps_bench() {
 	local e=$1 n=${N_PPS:-300000}
 	ENGINE=$e el_up || { echo "  $e pps: link failed"; PPS=0; return; }
+	rm -f "$T_TMP/d" "$T_TMP/l" "$T_TMP/p"   # a stale "bound" would start the sender early
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 500 >"$T_TMP/p" {EL_IN}>&- &
 	local rp=$!
 	wait_for 30 grep -q bound "$T_TMP/p"

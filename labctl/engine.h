@@ -13,6 +13,8 @@
 #ifndef LABCTL_ENGINE_H
 #define LABCTL_ENGINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -29,6 +31,14 @@ struct engine_host {
 
 struct engine;
 
+/* What one direction of a link did with the frames offered to it, since the link was made. */
+struct engine_dir_stats {
+	uint64_t delivered;   /* frames handed on toward the receiver (duplicates count) */
+	uint64_t dropped;     /* every frame dropped: loss model, queue limit, scripted rule */
+	bool split;           /* the engine knows the split below (userlink; netem does not) */
+	uint64_t lost, overlimit, ruled;
+};
+
 struct engine_ops {
 	const char *name;
 	/* Create link `link` of the lab: lab->links[link].dev_a in a, dev_b in b. */
@@ -42,6 +52,9 @@ struct engine_ops {
 	/* Where to capture a link on the wire (both directions, one clock): a namespace fd and
 	 * device name, or -ENOTSUP when the engine has no wire (capture on the hosts instead). */
 	int (*wire_point)(struct engine *en, int link, int *netns_fd, char *ifname, size_t len);
+	/* Both directions' counters (st[0]: a->b); NULL when the engine keeps none (veth). */
+	int (*link_stats)(struct engine *en, int link, struct engine_dir_stats st[2],
+			  struct lc_err *e);
 	void (*free)(struct engine *en);
 };
 

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -160,9 +161,11 @@ int netns_sysctl_write(int fd, const char *key, const char *value, struct lc_err
 {
 	char path[256];
 	int saved, rc;
+	/* As sysctl(8): a key with a '/' is a path (device names may hold dots). */
+	bool slashes = strchr(key, '/') != NULL;
 	size_t n = (size_t)snprintf(path, sizeof(path), "/proc/sys/");
 	for (const char *k = key; *k && n + 1 < sizeof(path); k++)
-		path[n++] = *k == '.' ? '/' : *k;
+		path[n++] = *k == '.' && !slashes ? '/' : *k;
 	path[n] = '\0';
 	if ((rc = netns_enter(fd, &saved, e)) < 0)
 		return rc;

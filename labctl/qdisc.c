@@ -187,6 +187,29 @@ put_qdisc:
 	return r;
 }
 
+int qdisc_stats(struct nlx *x, const char *where, const char *ifname, uint64_t *sent,
+		uint64_t *drops, struct lc_err *e)
+{
+	struct nl_cache *cache = NULL;
+	int idx, r = ifindex_of(x, where, ifname, &idx, e);
+	if (r < 0)
+		return r;
+	nlx_reset(x);
+	r = rtnl_qdisc_alloc_cache(x->sk, &cache);
+	if (r < 0)
+		return nlx_fail(x, r, e, "reading the qdiscs of %s in %s", ifname, where);
+	struct rtnl_qdisc *q = rtnl_qdisc_get_by_parent(cache, idx, TC_H_ROOT);
+	if (!q) {
+		nl_cache_free(cache);
+		return err_set(e, -ENOENT, "no root qdisc on %s in %s", ifname, where);
+	}
+	*sent = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_PACKETS);
+	*drops = rtnl_tc_get_stat(TC_CAST(q), RTNL_TC_DROPS);
+	rtnl_qdisc_put(q);
+	nl_cache_free(cache);
+	return 0;
+}
+
 int qdisc_root_delete(struct nlx *x, const char *where, const char *ifname, struct lc_err *e)
 {
 	int idx, r = ifindex_of(x, where, ifname, &idx, e);

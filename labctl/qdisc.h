@@ -8,6 +8,8 @@
 #ifndef LABCTL_QDISC_H
 #define LABCTL_QDISC_H
 
+#include <stdint.h>
+
 #include "err.h"
 #include "lab.h"
 
@@ -18,6 +20,11 @@ struct nlx;
  * extack text. */
 int qdisc_netem_replace(struct nlx *x, const char *where, const char *ifname,
 			const struct lab_impair *imp, struct lc_err *e);
+
+/* The root qdisc's counters on ifname, as `tc -s qdisc show` gives them: packets sent
+ * (dequeued toward the device) and drops (netem: its loss model and its queue limit). */
+int qdisc_stats(struct nlx *x, const char *where, const char *ifname, uint64_t *sent,
+		uint64_t *drops, struct lc_err *e);
 
 /* Remove the root qdisc of ifname (back to the device's default). */
 int qdisc_root_delete(struct nlx *x, const char *where, const char *ifname, struct lc_err *e);

@@ -2,6 +2,7 @@
 #include "run_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -262,6 +263,8 @@ static int run_impair(struct run *r, int link, bool dir_only, int dir,
 		if (rc < 0)
 			return rc;
 	}
+	if (link < 64)
+		r->impaired |= 1ULL << link;
 	return 0;
 }
 
@@ -353,11 +356,79 @@ int run_steps(struct run *r, struct lc_err *e)
 	return r->nfailed;
 }
 
+/* A link is worth a line in the report when something on it drops or delays: impairments
+ * in the lab file, a drop rule, or an impair step or request during the run. */
+static bool link_shown(const struct run *r, int i)
+{
+	const struct lab_link *l = &r->lab->links[i];
+	if (l->dir[0].set || l->dir[1].set || (i < 64 && (r->impaired >> i & 1)))
+		return true;
+	for (int k = 0; k < r->lab->nrules; k++)
+		if (r->lab->rules[k].link == i)
+			return true;
+	return false;
+}
+
+/* What each impaired link did with its frames (the engine's counters): how many were
+ * delivered and dropped, and why where the engine knows (userlink). */
+static void links_report(struct run *r)
+{
+	FILE *f = r->o.out;
+	if (!r->en || !r->en->ops->link_stats || r->o.quiet)
+		return;
+	bool header = false;
+	for (int i = 0; i < r->lab->nlinks; i++) {
+		if (!link_shown(r, i))
+			continue;
+		struct engine_dir_stats st[2];
+		struct lc_err e = {0};
+		const struct lab_link *l = &r->lab->links[i];
+		const char *a = r->lab->hosts[l->a].name, *b = r->lab->hosts[l->b].name;
+		if (r->en->ops->link_stats(r->en, i, st, &e) < 0) {
+			if (!r->o.json)
+				fprintf(f, "links: %s-%s: no counters: %s\n", a, b, e.msg);
+			continue;
+		}
+		for (int d = 0; d < 2; d++) {
+			const char *from = d ? b : a, *to = d ? a : b;
+			const struct engine_dir_stats *s = &st[d];
+			if (r->o.json) {
+				fprintf(f, "{\"type\":\"link\",\"from\":");
+				run_json_str(f, from);
+				fprintf(f, ",\"to\":");
+				run_json_str(f, to);
+				fprintf(f, ",\"engine\":\"%s\",\"delivered\":%" PRIu64
+					",\"dropped\":%" PRIu64, r->en->ops->name, s->delivered, s->dropped);
+				if (s->split)
+					fprintf(f, ",\"lost\":%" PRIu64 ",\"overlimit\":%" PRIu64
+						",\"ruled\":%" PRIu64, s->lost, s->overlimit, s->ruled);
+				fprintf(f, "}\n");
+				continue;
+			}
+			if (!header) {
+				fprintf(f, "links (%s engine's counters):\n", r->en->ops->name);
+				header = true;
+			}
+			char side[2 * LAB_NAME_MAX + 2];
+			snprintf(side, sizeof(side), "%s>%s", from, to);
+			fprintf(f, "  %-20s %8" PRIu64 " frames delivered %6" PRIu64 " dropped", side,
+				s->delivered, s->dropped);
+			if (s->split && s->dropped)
+				fprintf(f, " (lost %" PRIu64 ", over limit %" PRIu64 ", by rule %"
+					PRIu64 ")", s->lost, s->overlimit, s->ruled);
+			else if (!s->split && s->dropped)
+				fprintf(f, " (loss or queue limit)");
+			fprintf(f, "\n");
+		}
+	}
+}
+
 void run_report(struct run *r, int failed)
 {
 	FILE *f = r->o.out;
 	run_timeline_report(r);
 	run_capture_report(r);
+	links_report(r);
 	double t = (double)(mono_ns() - r->t0) / 1e9;
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"verdict\",\"lab\":");

@@ -113,6 +113,26 @@ static int host_sysctls(struct topo *t, int h, struct lc_err *e)
 	return 0;
 }
 
+/* A link end with no IPv6 address in the lab gets no IPv6 at all (before it comes up): no
+ * link-local address, so no MLD reports or router solicitations in its captures, ladders
+ * and link counters; a lab's packets are the lab's. */
+static int v4_only(struct topo *t, int h, const char *dev, struct lc_err *e)
+{
+	const struct lab_host *H = &t->lab->hosts[h];
+	for (int i = 0; i < H->naddrs; i++)
+		if (H->addrs[i].family == AF_INET6 &&
+		    !strcmp(topo_dev_for_addr(t->lab, h, &H->addrs[i]), dev))
+			return 0;
+	char key[64];
+	snprintf(key, sizeof(key), "net/ipv6/conf/%s/disable_ipv6", dev);
+	int rc = netns_sysctl_write(t->hosts[h].fd, key, "1", e);
+	if (rc == -ENOENT)
+		return 0;   /* a kernel without IPv6 */
+	if (rc < 0)
+		return err_prefix(e, "host %s (namespace %s): ", t->hosts[h].name, t->hosts[h].ns);
+	return 0;
+}
+
 static int links_make(struct topo *t, struct lc_err *e)
 {
 	const struct lab *lab = t->lab;
@@ -132,6 +152,8 @@ static int links_make(struct topo *t, struct lc_err *e)
 	for (int l = 0; l < lab->nlinks; l++) {
 		const struct lab_link *L = &lab->links[l];
 		struct topo_host *a = &t->hosts[L->a], *b = &t->hosts[L->b];
+		if ((rc = v4_only(t, L->a, L->dev_a, e)) < 0 || (rc = v4_only(t, L->b, L->dev_b, e)) < 0)
+			return rc;
 		if ((rc = link_set_up(a->nl, a->ns, L->dev_a, e)) < 0 ||
 		    (rc = link_set_up(b->nl, b->ns, L->dev_b, e)) < 0)
 			return rc;

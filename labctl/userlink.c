@@ -411,12 +411,32 @@ static int ul_wire_point(struct engine *en, int link, int *netns_fd, char *ifnam
 	return -ENOTSUP;
 }
 
+static int ul_link_stats(struct engine *en, int link, struct engine_dir_stats st[2],
+			 struct lc_err *e)
+{
+	struct userlink_counters c[2];
+	int r = userlink_counters(en, link, c, e);
+	if (r < 0)
+		return r;
+	for (int d = 0; d < 2; d++)
+		st[d] = (struct engine_dir_stats){
+			.delivered = c[d].out,
+			.dropped = c[d].lost + c[d].overlimit + c[d].ruled,
+			.split = true,
+			.lost = c[d].lost,
+			.overlimit = c[d].overlimit,
+			.ruled = c[d].ruled,
+		};
+	return 0;
+}
+
 const struct engine_ops userlink_ops = {
 	.name = "userlink",
 	.link_create = ul_link_create,
 	.start = ul_start,
 	.link_impair = ul_link_impair,
 	.wire_point = ul_wire_point,
+	.link_stats = ul_link_stats,
 	.free = ul_free,
 };
 

@@ -156,11 +156,28 @@ static int wire_wire_point(struct engine *en, int link, int *netns_fd, char *ifn
 	return 0;
 }
 
+static int wire_link_stats(struct engine *en, int link, struct engine_dir_stats st[2],
+			   struct lc_err *e)
+{
+	struct wire *w = en->priv;
+	if (link < 0 || link >= w->nlinks || !w->links[link].nl)
+		return err_set(e, -EINVAL, "netem: no link %d", link);
+	for (int d = 0; d < 2; d++) {
+		memset(&st[d], 0, sizeof(st[d]));
+		int r = qdisc_stats(w->links[link].nl, w->links[link].where, egress_of(d),
+				    &st[d].delivered, &st[d].dropped, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 const struct engine_ops wire_ops = {
 	.name = "netem",
 	.link_create = wire_link_create,
 	.start = wire_start,
 	.link_impair = wire_link_impair,
 	.wire_point = wire_wire_point,
+	.link_stats = wire_link_stats,
 	.free = wire_free,
 };

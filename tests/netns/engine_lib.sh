@@ -55,7 +55,7 @@ el_cmd() {
 	local before
 	before=$(wc -l <"$EL_OUT")
 	echo "$1" >&"$EL_IN"
-	wait_for 5 el_more "$before" "$([ "$1" = counters ] && echo 2 || echo 1)" || return 1
+	wait_for 5 el_more "$before" "$(case $1 in counters|stats) echo 2;; *) echo 1;; esac)" || return 1
 	tail -n +"$((before + 1))" "$EL_OUT"
 }
 el_more() { [ "$(wc -l <"$EL_OUT")" -ge $(($1 + $2)) ]; }

@@ -25,9 +25,10 @@ ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; T_FAILS=$((T_FAILS + 1)); }
 skip() { echo "ok - $* # SKIP"; }
 # check NAME CMD...: ok when CMD succeeds.
-check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; fi; }
+# Both return non-zero on failure, so a test can add diagnostics: check_eq ... || dump_state
+check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; return 1; fi; }
 # check_eq NAME GOT WANT
-check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
+check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; return 1; fi; }
 
 need_root() {
 	if [ "$(id -u)" != 0 ]; then echo "ok - $(basename "$0") # SKIP needs root"; exit 0; fi

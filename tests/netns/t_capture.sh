@@ -40,7 +40,9 @@ flags() { tshark -r "$1" -Y tcp -T fields -E separator=' ' -e tcp.srcport -e tcp
 # scenario NAME PORT [PRE_HOOK]: capture one exchange with both tools.
 scenario() {
 	local name=$1 port=$2 ours="$T_TMP/$1.pcap" theirs="$T_TMP/$1-tcpdump.pcap"
-	rm -f "$T_TMP/cap.in"; mkfifo "$T_TMP/cap.in"
+	# Fresh output files: a previous scenario's "ready"/"listening" would end the waits below
+	# before this scenario's capturers are live.
+	rm -f "$T_TMP/cap.in" "$T_TMP/cap.out" "$T_TMP/td.err"; mkfifo "$T_TMP/cap.in"
 	"$TOOLS/capdrive" "/run/netns/$C" va "$ours" <"$T_TMP/cap.in" >"$T_TMP/cap.out" 2>&1 &
 	local cpid=$!; T_PIDS+=("$cpid")
 	exec 7>"$T_TMP/cap.in"

@@ -159,6 +159,7 @@ a flood b:80 rate 500/s for 400ms
 expect b listen port 80 synrecv >= 16
 wait 3s
 EOF
+rm -f "$T_TMP/run.out"
 "$LABCTL" run --expose "$T_TMP/flood.lab" >"$T_TMP/run.out" 2>&1 &
 RUN_PID=$!
 T_PIDS+=("$RUN_PID")

@@ -9,7 +9,8 @@
  *
  * Prints "engine: WHY" and "ready" on stdout once the link exists (the test then assigns
  * addresses with ip -n).  Reads commands from stdin: "impair a2b|b2a SPEC", "counters"
- * (userlink: prints "counters DIR in out lost overlimit ruled"), "wire" (prints the wire
+ * (userlink: prints "counters DIR in out lost overlimit ruled"), "stats" (either engine:
+ * "stats DIR delivered N dropped N", two lines), "wire" (prints the wire
  * namespace's /proc/PID/ns/net path and capture device, netem engine).  Exits at EOF.
  */
 #include <errno.h>
@@ -283,6 +284,16 @@ int main(int argc, char **argv)
 					       (unsigned long long)c[d].lost,
 					       (unsigned long long)c[d].overlimit,
 					       (unsigned long long)c[d].ruled);
+			}
+		} else if (!strcmp(line, "stats")) {
+			struct engine_dir_stats st[2];
+			if (!en->ops->link_stats || en->ops->link_stats(en, 0, st, &e) < 0) {
+				printf("error %s\n", en->ops->link_stats ? e.msg : "no counters");
+			} else {
+				for (int d = 0; d < 2; d++)
+					printf("stats %s delivered %llu dropped %llu\n", d ? "b2a" : "a2b",
+					       (unsigned long long)st[d].delivered,
+					       (unsigned long long)st[d].dropped);
 			}
 		} else if (!strcmp(line, "wire")) {
 			int wfd;
