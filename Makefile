@@ -107,7 +107,7 @@ deps:
 
 demo: deps
 	$(MAKE) --no-print-directory all
-	./labctl/labctl run labs/handshake.lab
+	./labctl/labctl run labs/handshake.lab --capture build/demo
 
 check: deps
 	$(MAKE) --no-print-directory SAN=1 all unit

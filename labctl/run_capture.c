@@ -3,10 +3,12 @@
  * from the sock_diag timeline. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "ladder.h"
@@ -90,6 +92,25 @@ static void ss_from(int family, const uint8_t *addr, uint16_t port, struct socka
 
 #define LADDER_MAX_DRAWN 3
 
+/* The ladder as SVG beside the pcaps (DIR/LABID.svg): the same connections as the text one,
+ * with the same states, for a browser or a slide.  Returns 0, or -1 with e set. */
+static int write_svg(struct run *r, const struct ladder *l, const struct ladder_render_opts *o,
+		     char *path, size_t len, struct lc_err *e)
+{
+	snprintf(path, len, "%s/%s.svg", r->o.capture_dir ? r->o.capture_dir : ".", r->id);
+	FILE *svg = fopen(path, "we");
+	if (!svg)
+		return err_set(e, -errno, "ladder %s: %s", path, strerror(errno));
+	int rc = ladder_render_svg(l, svg, o);
+	if (fclose(svg) != 0 && rc >= 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(path);
+		return err_set(e, rc, "ladder %s: %s", path, strerror(-rc));
+	}
+	return 0;
+}
+
 void run_capture_report(struct run *r)
 {
 	if (r->ncaps == 0)
@@ -108,8 +129,6 @@ void run_capture_report(struct run *r)
 				(unsigned long long)r->caps[i].packets);
 		}
 	}
-	if (r->o.json || r->o.quiet)
-		return;
 	if (ladder_new(&l, &e) < 0)
 		goto fail;
 	for (int i = 0; i < r->ncaps; i++)
@@ -135,6 +154,17 @@ void run_capture_report(struct run *r)
 	struct ladder_render_opts o = {.ids = ids, .nids = 0};
 	for (unsigned i = 1; i <= n && o.nids < LADDER_MAX_DRAWN; i++)
 		ids[o.nids++] = i;
+	char svg[PATH_MAX];
+	if (write_svg(r, l, &o, svg, sizeof(svg), &e) < 0)
+		goto fail;
+	if (r->o.json) {
+		fprintf(f, "{\"type\":\"ladder\",\"file\":");
+		run_json_str(f, svg);
+		fprintf(f, ",\"connections\":%zu,\"drawn\":%zu}\n", n, o.nids);
+		goto out;
+	}
+	if (r->o.quiet)
+		goto out;
 	fputc('\n', f);
 	ladder_render_ascii(l, f, &o);
 	if (n > LADDER_MAX_DRAWN) {
@@ -144,9 +174,17 @@ void run_capture_report(struct run *r)
 		o.nids = 0;
 		ladder_render_list(l, f, &o);
 	}
+	fprintf(f, "ladder: %s (the same %s, as SVG)\n", svg,
+		o.nids > 1 ? "connections" : "connection");
 	goto out;
 fail:
-	fprintf(f, "ladder: %s\n", e.msg);
+	if (r->o.json) {
+		fprintf(f, "{\"type\":\"ladder\",\"error\":");
+		run_json_str(f, e.msg);
+		fprintf(f, "}\n");
+	} else {
+		fprintf(f, "ladder: %s\n", e.msg);
+	}
 out:
 	ladder_free(l);
 }

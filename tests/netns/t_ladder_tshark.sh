@@ -88,4 +88,26 @@ check "--state on an IPv6 server's lifeline" bash -c '"$LABCTL" ladder "$0/synth
 check_eq "--state for another endpoint draws nothing" "$("$LABCTL" ladder "$DATA/normal.pcap" --state 0.05,10.0.0.9:1,XX | grep -c XX)" 0
 "$LABCTL" ladder "$DATA/normal.pcap" --state 0.05,10.0.0.1,NOPORT 2>/dev/null; check_eq "malformed --state exits 2" "$?" 2
 check "--help" bash -c '"$LABCTL" ladder --help >/dev/null'
+
+# labctl run --capture also writes the ladder as SVG beside the pcaps: valid XML, one arrow
+# label per TCP segment tshark counts in the server's capture (the merged ladder pairs each
+# segment's two sightings into one arrow), and the states sock_diag saw.
+CAP="$T_TMP/runcap"
+"$LABCTL" run labs/handshake.lab --capture "$CAP" --json >"$T_TMP/run.json" 2>&1
+check_eq "handshake with --capture passes" $? 0
+svg=$(python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    o=json.loads(l)
+    if o.get('type')=='ladder': print(o.get('file',''))" "$T_TMP/run.json")
+check "the JSON names the SVG ladder ($svg)" test -s "$svg"
+check "the SVG ladder is well-formed XML (xmllint)" xmllint --noout "$svg"
+segs=$(tshark -r "$(ls "$CAP"/*-server-eth0.pcap)" -Y tcp 2>/dev/null | wc -l | tr -d ' ')
+check_eq "one arrow per TCP segment ($segs by tshark)" "$(grep -c '<text class="lab"' "$svg")" "$segs"
+# (not CLOSE_WAIT: this server closes at once on EOF, often within one 1 ms poll)
+for st in SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT_1 LAST_ACK TIME_WAIT; do
+	check "the SVG marks $st" grep -q ">$st<" "$svg"
+done
+"$LABCTL" run labs/handshake.lab --capture "$CAP" >"$T_TMP/run.txt" 2>&1
+check "the text run names its SVG" grep -q "^ladder: $CAP/handshake-[0-9a-f]*\.svg" "$T_TMP/run.txt"
 t_done
