@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,7 +43,9 @@ static const char ls_usage[] =
 static const char exec_usage[] =
 	"usage: labctl exec ID HOST [--] [CMD [ARG...]]\n"
 	"\n"
-	"Run CMD (default $SHELL) inside HOST's network namespace of the running lab ID.\n";
+	"Run CMD (default $SHELL) inside HOST's network namespace of the running lab ID.\n"
+	"As with `ip netns exec`, /sys is remounted in a private mount namespace, so\n"
+	"/sys/class/net lists the host's own devices.\n";
 
 static void log_path(const char *id, char *buf, size_t len)
 {
@@ -369,6 +372,25 @@ int cmd_ls(int argc, char **argv)
 	return LC_EXIT_PASS;
 }
 
+/* As `ip netns exec` does: a mount namespace of our own in which /sys is a sysfs mounted from
+ * inside the lab host's network namespace, so /sys/class/net lists the host's devices.  Not
+ * fatal: the command still runs in the right network namespace, with a warning. */
+static void remount_sys(const char *ns)
+{
+	const char *what = NULL;
+	if (unshare(CLONE_NEWNS) < 0)
+		what = "unshare(CLONE_NEWNS)";
+	else if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
+		what = "making / a slave mount";
+	else if (umount2("/sys", MNT_DETACH) < 0 && errno != EINVAL)
+		what = "unmounting /sys";
+	else if (mount(ns, "/sys", "sysfs", 0, NULL) < 0)
+		what = "mounting sysfs on /sys";
+	if (what)
+		fprintf(stderr, "labctl exec: warning: %s: %s (/sys shows another namespace's "
+			"devices)\n", what, strerror(errno));
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	if (argc < 3 || (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
@@ -388,6 +410,7 @@ int cmd_exec(int argc, char **argv)
 		return LC_EXIT_USAGE;
 	}
 	close(fd);
+	remount_sys(path);
 	int first = 3;
 	if (first < argc && !strcmp(argv[first], "--"))
 		first++;

@@ -35,6 +35,11 @@ check_eq "router forwards" "$(ip netns exec "$ID-router" cat /proc/sys/net/ipv4/
 check_eq "client does not forward" "$(ip netns exec "$ID-client" cat /proc/sys/net/ipv4/ip_forward)" 0
 check_eq "labctl exec runs inside the host" \
 	"$("$LABCTL" exec "$ID" server -- cat /proc/sys/net/ipv4/tcp_fin_timeout)" 7
+check_eq "labctl exec: /sys/class/net lists the host's devices (as ip -n does)" \
+	"$("$LABCTL" exec "$ID" server -- ls /sys/class/net | sort | tr '\n' ' ')" \
+	"$(ip -n "$ID-server" -o link | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sort | tr '\n' ' ')"
+check "labctl exec leaves the caller's /sys alone" \
+	bash -c "! ls /sys/class/net | grep -qx eth7 || ip -o link | grep -q ': eth7[:@]'"
 
 # TCP across the router, with an independent peer.
 ip netns exec "$ID-server" "$TOOLS/tcpprobe" listen 7000 2 >"$T_TMP/listen.out" &
