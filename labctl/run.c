@@ -201,7 +201,8 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 	if ((rc = topo_build(lab, r->id, r->en, &r->topo, e)) < 0)
 		goto err;
 	r->hosts = calloc((size_t)lab->nhosts + 1, sizeof(*r->hosts));
-	if (!r->hosts) {
+	r->impaired = calloc((size_t)lab->nlinks + 1, sizeof(*r->impaired));
+	if (!r->hosts || !r->impaired) {
 		rc = err_set(e, -ENOMEM, "out of memory");
 		goto err;
 	}
@@ -263,8 +264,7 @@ static int run_impair(struct run *r, int link, bool dir_only, int dir,
 		if (rc < 0)
 			return rc;
 	}
-	if (link < 64)
-		r->impaired |= 1ULL << link;
+	r->impaired[link] = true;
 	return 0;
 }
 
@@ -361,7 +361,7 @@ int run_steps(struct run *r, struct lc_err *e)
 static bool link_shown(const struct run *r, int i)
 {
 	const struct lab_link *l = &r->lab->links[i];
-	if (l->dir[0].set || l->dir[1].set || (i < 64 && (r->impaired >> i & 1)))
+	if (l->dir[0].set || l->dir[1].set || (r->impaired && r->impaired[i]))
 		return true;
 	for (int k = 0; k < r->lab->nrules; k++)
 		if (r->lab->rules[k].link == i)
@@ -480,6 +480,7 @@ void run_free(struct run *r)
 		stall_point("teardown");
 	topo_free(r->topo);
 	free(r->hosts);
+	free(r->impaired);
 	engine_free(r->en);
 	if (r->registered)
 		reg_remove(r->id);

@@ -31,10 +31,16 @@ static bool host_captured(const struct run *r, int h)
 	return false;
 }
 
+/* Where a run's pcaps and SVG go: --capture DIR, else the current directory. */
+static const char *capture_dir(const struct run *r)
+{
+	return r->o.capture_dir ? r->o.capture_dir : ".";
+}
+
 int run_capture_start(struct run *r, struct lc_err *e)
 {
 	const struct lab *lab = r->lab;
-	const char *dir = r->o.capture_dir ? r->o.capture_dir : ".";
+	const char *dir = capture_dir(r);
 	if (!r->o.capture_dir && lab->ncaptures == 0)
 		return 0;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -93,11 +99,11 @@ static void ss_from(int family, const uint8_t *addr, uint16_t port, struct socka
 #define LADDER_MAX_DRAWN 3
 
 /* The ladder as SVG beside the pcaps (DIR/LABID.svg): the same connections as the text one,
- * with the same states, for a browser or a slide.  Returns 0, or -1 with e set. */
+ * with the same states, for a browser or a slide.  Returns 0, or -errno with e set. */
 static int write_svg(struct run *r, const struct ladder *l, const struct ladder_render_opts *o,
 		     char *path, size_t len, struct lc_err *e)
 {
-	snprintf(path, len, "%s/%s.svg", r->o.capture_dir ? r->o.capture_dir : ".", r->id);
+	snprintf(path, len, "%s/%s.svg", capture_dir(r), r->id);
 	FILE *svg = fopen(path, "we");
 	if (!svg)
 		return err_set(e, -errno, "ladder %s: %s", path, strerror(errno));

@@ -57,7 +57,7 @@ struct run {
 	pid_t reaper;
 	int reaper_pipe;         /* write end; the reaper cleans up when it reads EOF */
 	bool interrupted;
-	uint64_t impaired;       /* bit per link (first 64) changed by an impair step or request */
+	bool *impaired;          /* per link: changed by an impair step or request */
 	ev_signal sigint, sigterm;
 	int nexpect, nfailed;
 

@@ -46,6 +46,23 @@ check "text report: client>server ... 3 dropped (... by rule 3)" \
 "$LABCTL" run tests/data/labs/wait.lab >"$T_TMP/wait.txt" 2>&1
 check "no links section for a lab without impairments" bash -c "! grep -q '^links' '$T_TMP/wait.txt'"
 
+# A link with no impairment in the file but an impair step during the run is reported.
+cat >"$T_TMP/later.lab" <<'EOF'
+lab later
+host a addr 10.0.0.1/24
+host b addr 10.0.0.2/24
+link a b
+b listen :8080
+impair a>b loss 100%
+a connect b:8080 as c
+wait 1500ms
+expect a SYN_SENT count 1
+EOF
+"$LABCTL" run --engine userlink "$T_TMP/later.lab" >"$T_TMP/later.txt" 2>&1
+check_eq "a run whose connect meets an impair step's 100% loss passes" $? 0
+check "the impaired link is reported, its SYNs dropped by the loss model" \
+	grep -qE '^  a>b +0 frames delivered +[2-9] dropped \(lost [2-9], over limit 0, by rule 0\)' "$T_TMP/later.txt"
+
 # IPv6 per link end: kept where the lab gives an IPv6 address, off where it gives none.
 cat >"$T_TMP/mixed.lab" <<'EOF'
 lab mixed
