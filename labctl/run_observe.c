@@ -180,7 +180,7 @@ void run_timeline_report(struct run *r)
 		run_observe_poll(r); /* the last word */
 	const struct timeline *tl = r->tl;
 	FILE *f = r->o.out;
-	int n = timeline_nconns(tl), shown = 0, skipped = 0;
+	int n = timeline_nconns(tl);
 	int *order = calloc((size_t)n + 1, sizeof(int));
 	if (!order)
 		return;
@@ -195,41 +195,16 @@ void run_timeline_report(struct run *r)
 		order[m++] = i;
 	}
 	qsort_r(order, (size_t)m, sizeof(int), cmp_first, (void *)tl);
+	const char *names[LAB_MAX_HOSTS];
+	for (int h = 0; h < r->lab->nhosts && h < LAB_MAX_HOSTS; h++)
+		names[h] = r->lab->hosts[h].name;
 	if (r->o.json) {
-		const char *names[LAB_MAX_HOSTS];
-		for (int h = 0; h < r->lab->nhosts && h < LAB_MAX_HOSTS; h++)
-			names[h] = r->lab->hosts[h].name;
 		timeline_json(tl, f, names, r->lab->nhosts);
 	} else if (m > 0 && !r->o.quiet) {
 		fprintf(f, "timeline (ms since the first step; sock_diag every %.3g ms):\n",
 			(double)r->o.poll_ns / 1e6);
-		for (int k = 0; k < m; k++) {
-			const struct timeline_conn *c = timeline_conn(tl, order[k]);
-			if (shown >= TIMELINE_MAX_PRINT) {
-				skipped++;
-				continue;
-			}
-			char la[64], pa[64];
-			diag_addr_format(c->family, c->laddr, c->lport, true, la, sizeof(la));
-			diag_addr_format(c->family, c->raddr, c->rport, true, pa, sizeof(pa));
-			fprintf(f, "  %-8s %s > %s\n          ", r->lab->hosts[c->host].name, la, pa);
-			int col = 10;
-			for (int ei = c->first_ev; ei >= 0; ei = timeline_event(tl, ei)->next) {
-				const struct timeline_event *ev = timeline_event(tl, ei);
-				char item[64];
-				int len = snprintf(item, sizeof(item), "%s%s %.1f", ei == c->first_ev ? "" : ", ",
-						   lab_state_name(ev->to), (double)(ev->mono_ns - r->t0) / 1e6);
-				if (col + len > 100) {
-					fprintf(f, ",\n          ");
-					col = 10;
-					snprintf(item, sizeof(item), "%s %.1f", lab_state_name(ev->to),
-						 (double)(ev->mono_ns - r->t0) / 1e6);
-				}
-				col += fprintf(f, "%s", item);
-			}
-			fputc('\n', f);
-			shown++;
-		}
+		int skipped = timeline_print(tl, f, names, r->lab->nhosts, order, m, r->t0,
+					     TIMELINE_MAX_PRINT);
 		if (skipped)
 			fprintf(f, "  ... and %d more connections (--json has them all)\n", skipped);
 	}

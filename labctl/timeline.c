@@ -448,31 +448,36 @@ static const char *host_name(const char *const *names, int nhosts, int h, char *
 	return buf;
 }
 
-static void fmt_ms(FILE *out, int64_t ns)
-{
-	/* "+20.312ms": microsecond resolution is what a 1 ms poll can honestly claim */
-	int64_t us = ns / 1000;
-	fprintf(out, "+%" PRId64 ".%03" PRId64 "ms", us / 1000, us % 1000);
-}
-
-void timeline_print(const struct timeline *tl, FILE *out, const char *const *host_names,
-		    int nhosts)
+int timeline_print(const struct timeline *tl, FILE *out, const char *const *host_names,
+		   int nhosts, const int *order, int n, int64_t t0_ns, int max)
 {
 	char hb[16], la[64], pa[64];
-	for (int i = 0; i < tl->nconns; i++) {
-		const struct timeline_conn *c = &tl->conns[i];
+	int shown = 0;
+	if (!order)
+		n = tl->nconns;
+	for (int k = 0; k < n && (max <= 0 || shown < max); k++, shown++) {
+		const struct timeline_conn *c = &tl->conns[order ? order[k] : k];
 		diag_addr_format(c->family, c->laddr, c->lport, true, la, sizeof(la));
 		diag_addr_format(c->family, c->raddr, c->rport, true, pa, sizeof(pa));
-		fprintf(out, "%s %s -> %s:", host_name(host_names, nhosts, c->host, hb, sizeof(hb)),
-			la, pa);
-		int64_t t0 = c->first_ev >= 0 ? tl->evs[c->first_ev].mono_ns : 0;
+		fprintf(out, "  %-8s %s > %s\n          ",
+			host_name(host_names, nhosts, c->host, hb, sizeof(hb)), la, pa);
+		int col = 10;
 		for (int ei = c->first_ev; ei >= 0; ei = tl->evs[ei].next) {
-			fprintf(out, "%s%s ", ei == c->first_ev ? " " : ", ",
-				lab_state_name(tl->evs[ei].to));
-			fmt_ms(out, tl->evs[ei].mono_ns - t0);
+			const struct timeline_event *ev = &tl->evs[ei];
+			double ms = (double)(ev->mono_ns - t0_ns) / 1e6;
+			char item[64];
+			int len = snprintf(item, sizeof(item), "%s%s %.1f", ei == c->first_ev ? "" : ", ",
+					   lab_state_name(ev->to), ms);
+			if (col + len > 100) {
+				fprintf(out, ",\n          ");
+				col = 10;
+				snprintf(item, sizeof(item), "%s %.1f", lab_state_name(ev->to), ms);
+			}
+			col += fprintf(out, "%s", item);
 		}
 		fputc('\n', out);
 	}
+	return n - shown;
 }
 
 void timeline_json(const struct timeline *tl, FILE *out, const char *const *host_names,

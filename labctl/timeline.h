@@ -79,11 +79,13 @@ const struct timeline_conn *timeline_conn(const struct timeline *tl, int i);
 int timeline_nevents(const struct timeline *tl);
 const struct timeline_event *timeline_event(const struct timeline *tl, int i);
 
-/* Human form, one connection per line:
- *   client 10.0.0.1:40000 -> 10.0.0.2:8080: SYN_SENT +0.000ms, ESTABLISHED +20.312ms, ...
- * (times from the connection's first sighting).  host_names may be NULL ("host0"...). */
-void timeline_print(const struct timeline *tl, FILE *out, const char *const *host_names,
-		    int nhosts);
+/* The run report's form: connections order[0..n) (every one when order is NULL), each as
+ *   "  client   10.0.0.1:40000 > 10.0.0.2:8080"
+ *   "          SYN_SENT 0.0, ESTABLISHED 20.3, ..."   (ms since t0_ns, wrapped at 100 columns)
+ * At most max connections (0: all); returns how many were left out.  host_names may be NULL
+ * ("host0"...). */
+int timeline_print(const struct timeline *tl, FILE *out, const char *const *host_names,
+		   int nhosts, const int *order, int n, int64_t t0_ns, int max);
 
 /* JSON lines, one object per connection with its events. */
 void timeline_json(const struct timeline *tl, FILE *out, const char *const *host_names,

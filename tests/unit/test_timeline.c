@@ -89,11 +89,22 @@ static void test_client_close(void **state)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	const char *names[] = {"client"};
-	timeline_print(tl, f, names, 1);
+	assert_int_equal(timeline_print(tl, f, names, 1, NULL, 0, -5000000, 0), 0);
 	fclose(f);
-	assert_string_equal(buf, "client 10.0.0.1:40000 -> 10.0.0.2:8080: SYN_SENT +0.000ms, "
-				 "ESTABLISHED +20.312ms, FIN_WAIT_1 +40.000ms, FIN_WAIT_2 +60.000ms, "
-				 "TIME_WAIT +61.000ms, CLOSED +120.000ms\n");
+	/* ms since t0 (5 ms before the first sighting), wrapped before column 100 */
+	assert_string_equal(buf, "  client   10.0.0.1:40000 > 10.0.0.2:8080\n"
+				 "          SYN_SENT 5.0, ESTABLISHED 25.3, FIN_WAIT_1 45.0, "
+				 "FIN_WAIT_2 65.0, TIME_WAIT 66.0,\n"
+				 "          CLOSED 125.0\n");
+	free(buf);
+	/* An order of two (the same connection twice) with max 1: one printed, one left out;
+	 * without names the host is "host0". */
+	f = open_memstream(&buf, &len);
+	int twice[2] = {0, 0};
+	assert_int_equal(timeline_print(tl, f, NULL, 0, twice, 2, 0, 1), 1);
+	fclose(f);
+	assert_non_null(strstr(buf, "  host0    10.0.0.1:40000 > 10.0.0.2:8080\n"));
+	assert_null(strstr(buf + 1, "  host0"));
 	free(buf);
 	f = open_memstream(&buf, &len);
 	timeline_json(tl, f, names, 1);
