@@ -87,13 +87,17 @@ static int wire_link_create(struct engine *en, int link, const struct engine_hos
 	r = netns_new(&wl->netns_fd, e);
 	if (r < 0)
 		return err_prefix(e, "making %s: ", wl->where);
-	/* No IPv6 in the wire: a bridge with a link-local address would send its own router
-	 * solicitations and MLD reports into the lab.  A kernel without IPv6 has no knob. */
-	static const char *const v6off[] = {"net.ipv6.conf.all.disable_ipv6",
-					    "net.ipv6.conf.default.disable_ipv6"};
-	for (int i = 0; i < 2; i++) {
+	/* The wire sends nothing of its own into the lab.  No IPv6: a bridge with a link-local
+	 * address would send router solicitations and MLD reports (a kernel without IPv6 has no
+	 * knob).  No IGMP reports for link-local groups: the bridge joins the all-snoopers group
+	 * 224.0.0.106 when it comes up, and its IGMPv3 report (from 0.0.0.0) went to both hosts,
+	 * into their captures, and through netem as the link's first frame. */
+	static const char *const quiet[][2] = {{"net.ipv6.conf.all.disable_ipv6", "1"},
+					       {"net.ipv6.conf.default.disable_ipv6", "1"},
+					       {"net.ipv4.igmp_link_local_mcast_reports", "0"}};
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
 		struct lc_err ign = {0};
-		netns_sysctl_write(wl->netns_fd, v6off[i], "1", &ign);
+		netns_sysctl_write(wl->netns_fd, quiet[i][0], quiet[i][1], &ign);
 	}
 	r = nlx_new(wl->netns_fd, &wl->nl, e);
 	if (r < 0)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/flaky-uml.sh: tests/flaky.sh on the netem engine, inside User-Mode Linux (this
+# tests/flaky-uml.sh [LAB...]: tests/flaky.sh on the netem engine, inside User-Mode Linux (this
 # machine's kernel has no sch_netem).  N (default 20) runs per lab; labs with `drop` rules are
 # skipped (userlink only).  Uses the plain build (ASan cannot run inside UML, see
 # tests/uml/run.sh).  A full run of 20 takes ~15 minutes.
@@ -18,7 +18,7 @@ cat >"$script" <<EOF
 #!/bin/sh
 cd "$PWD" || exit 1
 N=$N ENGINE=netem LABCTL="$PWD/labctl/labctl" LABCTL_AGENT="$PWD/agents/labctl-agent" \\
-	KEEP=/run/tmp/flaky-uml bash tests/flaky.sh
+	KEEP=/run/tmp/flaky-uml bash tests/flaky.sh $*
 for f in /run/tmp/flaky-uml/*.log; do [ -e "\$f" ] || continue; echo "== \$f"; tail -40 "\$f"; done
 EOF
 chmod +x "$script"

@@ -6,11 +6,11 @@
 source "$(dirname "$0")/lib.sh"
 need_root
 
-# syn-recv-held: `drop client>server tcp ACK first 3` on a 10 ms link (userlink engine).
+# rule-final-ack (syn-recv-held with `drop client>server tcp ACK first 3`, userlink engine).
 CAP="$T_TMP/cap"; mkdir -p "$CAP"
-"$LABCTL" run labs/syn-recv-held.lab --engine userlink --capture "$CAP" --json >"$T_TMP/run.json" \
+"$LABCTL" run tests/data/labs/rule-final-ack.lab --engine userlink --capture "$CAP" --json >"$T_TMP/run.json" \
 	2>"$T_TMP/run.err"
-check_eq "syn-recv-held passes with captures" $? 0
+check_eq "rule-final-ack passes with captures" $? 0
 field() {  # field FROM TO KEY: a number from the run's link object
 	python3 -c "
 import json,sys
@@ -39,7 +39,7 @@ check_eq "no IPv6 frame in an IPv4-only lab's captures" "$(( $(n "$pc" ip6) + $(
 check_eq "no other frame either (ARP, ...)" "$(( $(n "$pc" "") - c_sent - c_got ))" 0
 
 # The text report says the same, with the reason for the drops.
-"$LABCTL" run labs/syn-recv-held.lab --engine userlink >"$T_TMP/run.txt" 2>&1
+"$LABCTL" run tests/data/labs/rule-final-ack.lab --engine userlink >"$T_TMP/run.txt" 2>&1
 check "text report: client>server ... 3 dropped (... by rule 3)" \
 	grep -qE '^  client>server +[0-9]+ frames delivered +3 dropped \(lost 0, over limit 0, by rule 3\)' "$T_TMP/run.txt"
 # A lab with no impairment has no links section.
