@@ -126,8 +126,8 @@ static void rule_where(const struct lab *lab, char *buf, size_t len)
 	snprintf(buf, len, "%s:%d:%d", lab->file[0] ? lab->file : "lab", r->pos.line, r->pos.col);
 }
 
-int engine_new(const char *name, const struct lab *lab, uint64_t seed, struct engine **out,
-	       char *why, size_t whylen, struct lc_err *e)
+int engine_new(const char *name, const struct lab *lab, uint64_t seed, unsigned flags,
+	       struct engine **out, char *why, size_t whylen, struct lc_err *e)
 {
 	const struct engine_ops *ops = NULL;
 	char pos[300];
@@ -166,10 +166,15 @@ int engine_new(const char *name, const struct lab *lab, uint64_t seed, struct en
 		ops = &wire_ops;
 		snprintf(why, whylen, "netem: asked for; this kernel has sch_netem");
 	} else if (!strcmp(name, "auto")) {
+		int impaired = lab_has_impairments(lab);
 		if (lab->nrules > 0) {
 			ops = &userlink_ops;
 			snprintf(why, whylen, "userlink: the lab has drop rules (%s), which only "
 				 "userlink can apply", pos);
+		} else if (!impaired && !(flags & ENGINE_LIVE)) {
+			/* Nothing to impair, now or later: no probe (it costs a namespace). */
+			ops = &veth_ops;
+			snprintf(why, whylen, "veth: the lab impairs no link");
 		} else {
 			struct lc_err pe = {0};
 			r = engine_probe_netem(&pe);
@@ -177,17 +182,15 @@ int engine_new(const char *name, const struct lab *lab, uint64_t seed, struct en
 				err_set(e, r, "%s", pe.msg);
 				return r;
 			}
+			const char *later = impaired ? "" : "; an up lab's links can be impaired "
+				"later (labctl impair)";
 			if (r == 1) {
 				ops = &wire_ops;
-				snprintf(why, whylen, "netem: this kernel has sch_netem");
-			} else if (!lab_has_impairments(lab)) {
-				ops = &veth_ops;
-				snprintf(why, whylen, "veth: this kernel has no sch_netem "
-					 "(CONFIG_NET_SCH_NETEM) and the lab impairs no link");
+				snprintf(why, whylen, "netem: this kernel has sch_netem%s", later);
 			} else {
 				ops = &userlink_ops;
 				snprintf(why, whylen, "userlink: this kernel has no sch_netem "
-					 "(CONFIG_NET_SCH_NETEM)");
+					 "(CONFIG_NET_SCH_NETEM)%s", later);
 			}
 		}
 	} else {

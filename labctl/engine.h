@@ -65,12 +65,16 @@ struct engine {
 	void *priv;
 };
 
-/* Pick and make an engine: name "auto", "netem", "userlink" or "veth".  auto probes the
- * kernel once for sch_netem and explains the choice in why (e.g. "userlink: this kernel has
- * no sch_netem (CONFIG_NET_SCH_NETEM)").  Fails with a what-to-do message when the lab needs
- * what the engine lacks (drop rules need userlink; netem asked on a kernel without it). */
-int engine_new(const char *name, const struct lab *lab, uint64_t seed, struct engine **out,
-	       char *why, size_t whylen, struct lc_err *e);
+/* engine_new flags */
+#define ENGINE_LIVE 1u   /* the lab stays up (labctl up): its links may be impaired later */
+
+/* Pick and make an engine: name "auto", "netem", "userlink" or "veth".  auto explains the
+ * choice in why (e.g. "userlink: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM)"): a
+ * lab that impairs nothing and is not ENGINE_LIVE gets plain veth without a probe; otherwise
+ * it probes the kernel once for sch_netem.  Fails with a what-to-do message when the lab
+ * needs what the engine lacks (drop rules need userlink; netem asked on a kernel without it). */
+int engine_new(const char *name, const struct lab *lab, uint64_t seed, unsigned flags,
+	       struct engine **out, char *why, size_t whylen, struct lc_err *e);
 void engine_free(struct engine *en);
 
 /* True when the kernel can make a netem qdisc (probed once, in a throwaway namespace). */

@@ -194,7 +194,8 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 	ev_signal_start(r->loop, &r->sigterm);
 
 	uint64_t seed = opts->has_seed ? opts->seed : lab->has_seed ? lab->seed : 1;
-	rc = engine_new(opts->engine ? opts->engine : "auto", lab, seed, &r->en, r->why_engine,
+	rc = engine_new(opts->engine ? opts->engine : "auto", lab, seed,
+			strcmp(r->o.kind, "up") ? 0 : ENGINE_LIVE, &r->en, r->why_engine,
 			sizeof(r->why_engine), e);
 	if (rc < 0)
 		goto err;

@@ -50,6 +50,23 @@ check "TCP over IPv4 from client to server through the router" \
 check "TCP over IPv6 from client to server through the router" \
 	ip netns exec "$ID-client" "$TOOLS/tcpprobe" connect fd00:2::1 7000 2000
 
+# chain3 impairs nothing, yet an up lab's links can be impaired later: auto chose an engine
+# that can (a run of the same lab gets plain veth).  150 ms each way: a connect takes 300 ms.
+check "labctl impair on an up lab built without impairments" \
+	"$LABCTL" impair "$ID" client router delay 150ms
+ip netns exec "$ID-server" "$TOOLS/tcpprobe" listen 7001 1 >"$T_TMP/listen2.out" &
+lp=$!
+T_PIDS+=($lp)
+wait_for 5 grep -q listening "$T_TMP/listen2.out"
+r=$(ip netns exec "$ID-client" "$TOOLS/tcpprobe" connect 10.0.2.1 7001 3000)
+wait_for 5 bash -c "! kill -0 $lp 2>/dev/null"   # it ends when the client's FIN arrives
+check "the impaired connect takes 300-600 ms (got '$r')" \
+	awk '$1 == "connected" && $2 >= 295 && $2 < 600 { ok = 1 } END { exit !ok }' <<<"$r"
+check "labctl impair clear on that link" "$LABCTL" impair "$ID" client router clear
+out=$("$LABCTL" run "$LAB" --id "tr-$T_SUFFIX" 2>&1)
+check "a run of a lab that impairs nothing uses plain veth, no probe" \
+	grep -q 'engine veth: the lab impairs no link' <<<"$out"
+
 check "labctl ls lists the lab as running" grep -q "^$ID  *running" <("$LABCTL" ls)
 check "labctl ls --json lists the lab" grep -q "\"id\":\"$ID\",\"status\":\"running\"" <("$LABCTL" ls --json)
 err=$("$LABCTL" exec "$ID" clinet -- true 2>&1)

@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	struct engine *en = NULL;
 	char why[256];
 	int rc = 2;
-	if (engine_new(engine, &lab, seed, &en, why, sizeof(why), &e) < 0) {
+	if (engine_new(engine, &lab, seed, 0, &en, why, sizeof(why), &e) < 0) {
 		fprintf(stderr, "enginedrive: %s\n", e.msg);
 		goto close_hosts;
 	}
