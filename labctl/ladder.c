@@ -1,12 +1,12 @@
 /* ladder: see ladder.h.  Reading (pcap -> struct lpkt), building (sort, pair, connections,
  * analysis) and the three renderers. */
 #include "ladder.h"
+#include "pcapdl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,17 +297,20 @@ static bool dlt_supported(int dlt)
 int ladder_add_pcap(struct ladder *l, const char *path, struct lc_err *e)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	int rc = pcapdl_load(e);
+	if (rc < 0)
+		return rc;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	pcap_t *p = sym_pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!p) {
 		fclose(f);
 		return err_set(e, -EINVAL, "%s: not a capture file libpcap can read: %s", path, errbuf);
 	}
-	int rc = 0, dlt = pcap_datalink(p);
+	int dlt = sym_pcap_datalink(p);
 	if (!dlt_supported(dlt)) {
-		const char *name = pcap_datalink_val_to_name(dlt);
+		const char *name = sym_pcap_datalink_val_to_name(dlt);
 		rc = err_set(e, -EINVAL,
 			     "%s: link type %s (%d) is not supported (Ethernet, Linux cooked SLL/SLL2, "
 			     "raw IP, BSD loopback are)", path, name ? name : "?", dlt);
@@ -318,11 +321,11 @@ int ladder_add_pcap(struct ladder *l, const char *path, struct lc_err *e)
 	for (;;) {
 		struct pcap_pkthdr *h;
 		const u_char *d;
-		int r = pcap_next_ex(p, &h, &d);
+		int r = sym_pcap_next_ex(p, &h, &d);
 		if (r == PCAP_ERROR_BREAK)
 			break;
 		if (r < 0) {
-			const char *why = pcap_geterr(p);
+			const char *why = sym_pcap_geterr(p);
 			/* libpcap reads a pcapng file only when all its interfaces share one link
 			 * type (mergecap of an Ethernet and a cooked capture does not). */
 			bool mixed = strstr(why, "different from the type") != NULL;
@@ -351,7 +354,7 @@ int ladder_add_pcap(struct ladder *l, const char *path, struct lc_err *e)
 		l->p[l->np++] = k;
 	}
 close_pcap:
-	pcap_close(p);  /* closes f too */
+	sym_pcap_close(p);  /* closes f too */
 	return rc;
 }
 

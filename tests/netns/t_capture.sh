@@ -13,18 +13,8 @@ command -v tshark >/dev/null || { skip "t_capture: no tshark"; exit 0; }
 command -v tcpdump >/dev/null || { skip "t_capture: no tcpdump"; exit 0; }
 DATA=$(cd "$(dirname "$0")/../data/pcap" && pwd)
 
-t_netns C cli && t_netns S srv || { not_ok "make namespaces"; # Errors: a missing interface fails with the interface named, and nothing is left running.
-"$TOOLS/capdrive" "/run/netns/$C" nosuchif0 "$T_TMP/x.pcap" </dev/null >"$T_TMP/o" 2>&1; rc=$?
-check_eq "capture on a missing interface exits 2" "$rc" 2
-check "the error names the interface" grep -q nosuchif0 "$T_TMP/o"
-
-t_done; }
-ip link add va netns "$C" type veth peer name vb netns "$S" || { not_ok "make veth"; # Errors: a missing interface fails with the interface named, and nothing is left running.
-"$TOOLS/capdrive" "/run/netns/$C" nosuchif0 "$T_TMP/x.pcap" </dev/null >"$T_TMP/o" 2>&1; rc=$?
-check_eq "capture on a missing interface exits 2" "$rc" 2
-check "the error names the interface" grep -q nosuchif0 "$T_TMP/o"
-
-t_done; }
+t_netns C cli && t_netns S srv || { not_ok "make namespaces"; t_done; }
+ip link add va netns "$C" type veth peer name vb netns "$S" || { not_ok "make veth"; t_done; }
 ip -n "$C" addr add 10.0.0.1/24 dev va
 ip -n "$C" link set va up
 ip -n "$S" link set vb up
