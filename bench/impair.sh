@@ -10,6 +10,8 @@
 # re-runs itself there (tests/uml/run.sh) unless BENCH_NO_UML=1.  UML's timers are emulated:
 # its figures describe netem under UML, not netem on a real kernel.
 # Targets (issue 5): median delay error <= 50 us, p99 <= 0.5 ms.  Never fails: it prints.
+# userlink's delays are measured twice: as labs run by default, and with --low-latency (a PM
+# QoS request that keeps idle CPUs from sleeping, labctl/pmqos.h), labelled "userlink-ll".
 # The figures depend on the machine's load (printed first): on a shared 2-core machine a
 # busy neighbour moves the tails by milliseconds.  Inside UML the loss runs slower (300 us
 # between datagrams): at 20k/s UML's own drops add to netem's.
@@ -30,11 +32,12 @@ RT=""
 chrt -f 5 true 2>/dev/null && RT="chrt -f 5"
 N_DELAY=${N_DELAY:-1000}
 
-# delay_bench ENGINE MS
+# delay_bench ENGINE MS [ll]: ll holds the CPUs out of idle (--low-latency), label ENGINE-ll
 delay_bench() {
 	local e=$1 ms=$2
 	local args=(--a2b "delay=${ms}ms")
 	[ "$ms" = 0 ] && args=()   # no impairment: the engine's own path latency
+	[ "${3:-}" = ll ] && args+=(--low-latency 0)
 	ENGINE=$e el_up "${args[@]}" || { echo "  $e delay ${ms}ms: link failed: $(cat "$EL_ERR")"; return; }
 	rm -f "$T_TMP/d" "$T_TMP/l" "$T_TMP/p"   # a stale "bound" would start the sender early
 	ip netns exec "$EL_B" "$TOOLS/netprobe" udprecv 9000 $((ms + 3000)) delays >"$T_TMP/d" {EL_IN}>&- &
@@ -48,12 +51,13 @@ delay_bench() {
 	awk -v want=$((ms * 1000000)) 'NF == 2 && $1 ~ /^[0-9]+$/ { d = $2 - want; print (d < 0 ? -d : d), d }' \
 		"$T_TMP/d" >"$T_TMP/err"
 	n=$(wc -l <"$T_TMP/err")
-	if [ "$n" -eq 0 ]; then printf "  %-8s delay %3d ms: nothing received\n" "$e" "$ms"; return; fi
+	if [ "$n" -eq 0 ]; then printf "  %-11s delay %3d ms: nothing received\n" "$e" "$ms"; return; fi
 	med=$(cut -d' ' -f1 "$T_TMP/err" | sort -n | sed -n "$(((n + 1) / 2))p")
 	p99=$(cut -d' ' -f1 "$T_TMP/err" | sort -n | sed -n "$(( (n * 99 + 99) / 100 ))p")
 	bias=$(cut -d' ' -f2 "$T_TMP/err" | sort -n | sed -n "$(((n + 1) / 2))p")
+	[ "${3:-}" = ll ] && e="$e-ll"
 	awk -v e="$e" -v ms="$ms" -v n="$n" -v m="$med" -v p="$p99" -v b="$bias" 'BEGIN {
-		printf "  %-8s delay %3d ms: n=%d  |error| median %6.1f us  p99 %7.1f us  bias (median signed) %+7.1f us\n",
+		printf "  %-11s delay %3d ms: n=%d  |error| median %6.1f us  p99 %7.1f us  bias (median signed) %+7.1f us\n",
 			e, ms, n, m / 1000, p / 1000, b / 1000 }'
 
 }
@@ -72,7 +76,7 @@ loss_bench() {
 	local got
 	got=$(grep -cE '^[0-9]+$' "$T_TMP/l")
 	awk -v n=$n -v got="$got" -v e="$e" -v pct="$pct" 'BEGIN {
-		printf "  %-8s loss %4.1f%%: measured %6.3f%% (%d of %d lost; binomial sd %.3f%%)\n",
+		printf "  %-11s loss %4.1f%%: measured %6.3f%% (%d of %d lost; binomial sd %.3f%%)\n",
 			e, pct, 100 * (n - got) / n, n - got, n, 100 * sqrt(pct / 100 * (1 - pct / 100) / n) }'
 }
 
@@ -89,7 +93,7 @@ pps_bench() {
 	el_down
 	PPS=$(awk '/^received/ { printf "%d", ($4 > 0 ? $2 / $4 : 0) }' "$T_TMP/p")
 	awk -v e="$e" -v n="$n" '/^received/ {
-		printf "  %-8s max rate: %d of %d datagrams arrived in %.3f s: %d packets/s\n",
+		printf "  %-11s max rate: %d of %d datagrams arrived in %.3f s: %d packets/s\n",
 			e, $2, n, $4, ($4 > 0 ? $2 / $4 : 0) }' "$T_TMP/p"
 }
 
@@ -107,6 +111,7 @@ if [ -z "${BENCH_PPS_ONLY:-}" ]; then
 	delay_bench veth 0
 	for e in $ENGINES; do
 		for ms in 0 1 10 100; do delay_bench "$e" "$ms"; done
+		[ "$e" = userlink ] && for ms in 0 1 10 100; do delay_bench "$e" "$ms" ll; done
 		for pct in 1 10; do loss_bench "$e" "$pct"; done
 	done
 fi

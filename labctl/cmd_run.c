@@ -22,13 +22,15 @@ static const char run_usage[] =
 	"check its expectations, print the step log, timeline and ladder, and tear it all\n"
 	"down. A directory runs every *.lab in it and ends with a summary table.\n"
 	"\n"
-	"  --engine auto|netem|userlink   how links are impaired (default auto)\n"
+	"  --engine auto|netem|userlink|veth   how links are impaired (default auto)\n"
 	"  --seed N          seed of the userlink engine's random draws (default: the lab's)\n"
 	"  --capture DIR     capture every host's interfaces to DIR/LABID-HOST-IF.pcap and\n"
 	"                    write the ladder as SVG to DIR/LABID.svg\n"
 	"  --expose          bind namespaces as /run/netns/LABID-HOST while the lab runs\n"
 	"  --id ID           the lab id (default NAME-xxxx)\n"
 	"  --poll DUR        sock_diag poll interval for the timeline (default 1ms)\n"
+	"  --low-latency     keep the CPUs out of idle states while the lab runs, for\n"
+	"                    precise delays on userlink (idle CPUs spin meanwhile)\n"
 	"  --json            JSON lines instead of text\n"
 	"  -q, --quiet       print failures and verdicts only\n"
 	"\n"
@@ -131,7 +133,8 @@ int cmd_run(int argc, char **argv)
 		{"capture", required_argument, 0, 'C'}, {"expose", no_argument, 0, 'X'},
 		{"id", required_argument, 0, 'I'},     {"poll", required_argument, 0, 'P'},
 		{"json", no_argument, 0, 'J'},         {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+		{"low-latency", no_argument, 0, 'L'},  {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.out = stdout, .kind = "run"};
 	int c;
@@ -141,8 +144,8 @@ int cmd_run(int argc, char **argv)
 		case 'E':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "netem") &&
 			    strcmp(optarg, "userlink") && strcmp(optarg, "veth")) {
-				fprintf(stderr, "labctl run: --engine must be auto, netem or userlink, "
-					"not \"%s\"\n", optarg);
+				fprintf(stderr, "labctl run: --engine must be auto, netem, userlink or "
+					"veth, not \"%s\"\n", optarg);
 				return LC_EXIT_USAGE;
 			}
 			o.engine = optarg;
@@ -169,6 +172,7 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'J': o.json = true; break;
+		case 'L': o.low_latency = true; break;
 		case 'q': o.quiet = true; break;
 		case 'h': fputs(run_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(run_usage, stderr); return LC_EXIT_USAGE;

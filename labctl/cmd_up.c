@@ -24,11 +24,14 @@
 
 static const char up_usage[] =
 	"usage: labctl up LAB [--id ID] [--engine auto|netem|userlink] [--seed N] [--no-steps]\n"
+	"                     [--low-latency]\n"
 	"\n"
 	"Build LAB and keep it running under a supervisor process until `labctl down ID`.\n"
 	"Its hosts are exposed as network namespaces /run/netns/ID-HOST, so\n"
 	"`ip netns exec ID-HOST CMD` and `labctl exec ID HOST -- CMD` work. The lab's steps\n"
-	"run once (unless --no-steps); their log is in " REG_DIR "/ID.log. Prints the id.\n";
+	"run once (unless --no-steps); their log is in " REG_DIR "/ID.log. Prints the id.\n"
+	"--low-latency keeps the CPUs out of idle states until the lab is down (precise\n"
+	"userlink delays; idle CPUs spin meanwhile).\n";
 
 static const char down_usage[] =
 	"usage: labctl down ID... | --all\n"
@@ -114,7 +117,8 @@ int cmd_up(int argc, char **argv)
 	static const struct option opts[] = {
 		{"id", required_argument, 0, 'I'},   {"engine", required_argument, 0, 'E'},
 		{"seed", required_argument, 0, 'S'}, {"no-steps", no_argument, 0, 'N'},
-		{"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
+		{"low-latency", no_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.expose = true, .kind = "up", .out = stdout};
 	bool steps = true;
@@ -130,6 +134,7 @@ int cmd_up(int argc, char **argv)
 			o.has_seed = true;
 			break;
 		case 'N': steps = false; break;
+		case 'L': o.low_latency = true; break;
 		case 'h': fputs(up_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(up_usage, stderr); return LC_EXIT_USAGE;
 		}

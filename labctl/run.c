@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "netns.h"
+#include "pmqos.h"
 #include "registry.h"
 #include "stall.h"
 #include "topo.h"
@@ -174,6 +175,7 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 	r->reaper = -1;
 	r->reaper_pipe = -1;
 	r->ctl_fd = -1;
+	r->qos_fd = -1;
 	load_lines(r);
 	if (opts->id) {
 		if ((rc = topo_check_id(opts->id, e)) < 0)
@@ -198,6 +200,8 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 			strcmp(r->o.kind, "up") ? 0 : ENGINE_LIVE, &r->en, r->why_engine,
 			sizeof(r->why_engine), e);
 	if (rc < 0)
+		goto err;
+	if (r->o.low_latency && (rc = r->qos_fd = pmqos_hold(0, e)) < 0)
 		goto err;
 	if ((rc = topo_build(lab, r->id, r->en, &r->topo, e)) < 0)
 		goto err;
@@ -305,7 +309,7 @@ int run_steps(struct run *r, struct lc_err *e)
 		run_json_str(f, r->why_engine);
 		fprintf(f, ",\"file\":");
 		run_json_str(f, lab->file);
-		fprintf(f, "}\n");
+		fprintf(f, ",\"low_latency\":%s}\n", r->qos_fd >= 0 ? "true" : "false");
 	} else if (!r->o.quiet) {
 		fprintf(f, "lab %s (%s): id %s, engine %s\n", lab->name, lab->file, r->id,
 			r->why_engine);
@@ -313,6 +317,9 @@ int run_steps(struct run *r, struct lc_err *e)
 			fprintf(f, "  %s\n", lab->about);
 		if (r->o.expose)
 			fprintf(f, "  exposed: ip netns exec %s-HOST ...\n", r->id);
+		if (r->qos_fd >= 0)
+			fprintf(f, "  low latency: CPUs held out of idle states while the lab runs "
+				"(%s = 0 us)\n", PMQOS_DEV);
 	}
 	fflush(f);
 	r->t0 = mono_ns();
@@ -483,6 +490,8 @@ void run_free(struct run *r)
 	free(r->hosts);
 	free(r->impaired);
 	engine_free(r->en);
+	if (r->qos_fd >= 0)
+		close(r->qos_fd);
 	if (r->registered)
 		reg_remove(r->id);
 	if (r->reaper_pipe >= 0)

@@ -24,6 +24,7 @@ struct run_opts {
 	const char *id;           /* NULL = make one */
 	const char *capture_dir;  /* NULL = the lab's capture statements only, into "." */
 	bool json;
+	bool low_latency;         /* hold the CPUs out of idle states while the lab runs (pmqos.h) */
 	bool quiet;               /* no step log (summary only) */
 	int64_t poll_ns;          /* sock_diag poll interval; default 1 ms */
 	FILE *out;

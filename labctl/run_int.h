@@ -56,6 +56,7 @@ struct run {
 	bool registered;
 	pid_t reaper;
 	int reaper_pipe;         /* write end; the reaper cleans up when it reads EOF */
+	int qos_fd;              /* PM QoS request held for --low-latency, -1 if none */
 	bool interrupted;
 	bool *impaired;          /* per link: changed by an impair step or request */
 	ev_signal sigint, sigterm;

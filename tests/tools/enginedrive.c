@@ -23,6 +23,7 @@
 
 
 #include "engine.h"
+#include "pmqos.h"
 #include "lab.h"
 #include "netns.h"
 #include "nlx.h"
@@ -146,7 +147,7 @@ static int parse_rule(const char *s, struct lab_rule *r)
 static void usage(void)
 {
 	fprintf(stderr, "usage: enginedrive --engine NAME --ns-a PATH --ns-b PATH [--dev-a IF] "
-		"[--dev-b IF] [--seed N] [--fate FILE] [--a2b SPEC] [--b2a SPEC] [--both SPEC] "
+		"[--dev-b IF] [--seed N] [--fate FILE] [--low-latency US] [--a2b SPEC] [--b2a SPEC] [--both SPEC] "
 		"[--rule RULE]...\n");
 	exit(2);
 }
@@ -197,6 +198,12 @@ int main(int argc, char **argv)
 			seed = strtoull(v, NULL, 0);
 		else if (!strcmp(o, "--fate"))
 			fate = v;
+		else if (!strcmp(o, "--low-latency")) {   /* US: hold a PM QoS request (pmqos.h) */
+			if (pmqos_hold(atoi(v), &e) < 0) {
+				fprintf(stderr, "enginedrive: %s\n", e.msg);
+				return 2;
+			}
+		}
 		else if (!strcmp(o, "--a2b") || !strcmp(o, "--b2a") || !strcmp(o, "--both")) {
 			struct lab_impair imp;
 			if (parse_spec(v, &imp) < 0) {
