@@ -35,6 +35,8 @@ LIBS := $(PKG_LIBS) -lm
 # labctl itself loads libpcap only when it captures or draws a ladder (labctl/pcapdl.h): every
 # other command starts 0.6 ms sooner without libpcap's eight dependencies.
 LABCTL_LIBS := $(filter-out -lpcap,$(LIBS))
+# The agent needs libev only (named explicitly: the sanitizer build links with --no-as-needed).
+AGENT_LIBS := $(shell pkg-config --libs libev 2>/dev/null || echo -lev) -lm
 
 LIB_SRCS := $(filter-out labctl/main.c,$(wildcard labctl/*.c)) agents/proto.c
 AGENT_SRCS := $(wildcard agents/*.c)
@@ -70,7 +72,7 @@ $(LABCTL_BIN): $(OUT)/obj/labctl/main.o $(OUT)/liblabctl.a
 $(AGENT_BIN): $(AGENT_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
 $(OUT)/unit/%: tests/unit/%.c $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
