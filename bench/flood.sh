@@ -6,7 +6,9 @@
 # the lab's range).  SYNs are counted where they arrive: the target namespace's IpInReceives
 # (/proc/net/snmp), with its TCP counters beside them.
 #
-# The lab is built by `labctl up` (veth: no impairments); it names its black hole, so the
+# The lab is built by `labctl up --engine veth` (plain veth pairs: an up lab otherwise gets an
+# engine that can impair later, userlink on a kernel without netem, whose forwarder would be
+# what this measures); it names its black hole, so the
 # victim routes it into labctl's sink as in any lab that floods.  Two targets:
 #   listener  the server listens (backlog 1024, tcp_syncookies=1): each SYN costs it a SYN
 #             cookie and a SYN+ACK into the sink.  Realistic; the victim's CPU can be the limit.
@@ -44,7 +46,7 @@ host server addr 10.0.1.2/24 sysctl net.ipv4.tcp_syncookies=1 sysctl net.ipv4.tc
 link attacker server
 server listen :80 backlog 1024
 EOF
-"$LABCTL" up "$TMP/flood.lab" --id "$ID" >/dev/null || { echo "flood: labctl up failed"; exit 1; }
+"$LABCTL" up "$TMP/flood.lab" --id "$ID" --engine veth >/dev/null || { echo "flood: labctl up failed"; exit 1; }
 A=$ID-attacker S=$ID-server TARGET=10.0.1.2
 sleep 0.3  # the lab's one step (listen) runs under the supervisor
 

@@ -23,7 +23,7 @@
 #include "topo.h"
 
 static const char up_usage[] =
-	"usage: labctl up LAB [--id ID] [--engine auto|netem|userlink] [--seed N] [--no-steps]\n"
+	"usage: labctl up LAB [--id ID] [--engine auto|netem|userlink|veth] [--seed N] [--no-steps]\n"
 	"                     [--low-latency]\n"
 	"\n"
 	"Build LAB and keep it running under a supervisor process until `labctl down ID`.\n"
