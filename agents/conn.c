@@ -718,8 +718,8 @@ void conn_op_cycle(struct agent *a, const struct proto_msg *m)
 static void listener_update(struct group *g)
 {
 	struct agent *a = g->a;
-	bool want = g->accept_mode == ACC_AUTO ||
-		    (g->accept_mode == ACC_MANUAL && g->accept_credit > 0);
+	bool want = g->lfd >= 0 && (g->accept_mode == ACC_AUTO ||
+				     (g->accept_mode == ACC_MANUAL && g->accept_credit > 0));
 	if (ev_is_active(&g->ltimer))  /* backing off, or waiting for "after DUR" */
 		want = false;
 	if (want && !ev_is_active(&g->lio))
@@ -856,9 +856,33 @@ void conn_op_group(struct agent *a, const struct proto_msg *m)
 		return;
 	}
 	switch (m->op) {
+	case PROTO_OP_UNLISTEN:
+		if (g->kind != GK_LISTEN) {
+			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
+					m->group);
+			return;
+		}
+		if (g->lfd < 0) {
+			agent_reply_err(a, m->tag, EBADF, "%s's listener is already closed", m->group);
+			return;
+		}
+		/* close(): the kernel resets what waits in the accept queue and drops the
+		 * request sockets; new SYNs are refused.  Accepted connections stay. */
+		ev_io_stop(a->loop, &g->lio);
+		ev_timer_stop(a->loop, &g->ltimer);
+		close(g->lfd);
+		g->lfd = -1;
+		g->accept_credit = 0;
+		agent_reply_ok(a, m->tag);
+		return;
 	case PROTO_OP_ACCEPT: {
 		if (g->kind != GK_LISTEN) {
 			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
+					m->group);
+			return;
+		}
+		if (g->lfd < 0) {
+			agent_reply_err(a, m->tag, EBADF, "%s's listener is closed (unlisten)",
 					m->group);
 			return;
 		}
@@ -887,7 +911,7 @@ void conn_op_group(struct agent *a, const struct proto_msg *m)
 	}
 	/* Likewise a listener that accepts on its own may have connections waiting in the
 	 * kernel's queue that the loop has not accepted yet: take them in first. */
-	if (g->kind == GK_LISTEN && g->accept_mode == ACC_AUTO)
+	if (g->kind == GK_LISTEN && g->accept_mode == ACC_AUTO && g->lfd >= 0)
 		accept_some(g, INT64_MAX);
 	struct conn *c = g->head, *next;
 	for (; c; c = next) {

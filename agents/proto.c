@@ -56,7 +56,8 @@ static uint32_t op_required(uint16_t op)
 	case PROTO_OP_SHUTDOWN:
 	case PROTO_OP_CLOSE:
 	case PROTO_OP_ABORT:
-	case PROTO_OP_ACCEPT: return PA_BIT(PA_GROUP);
+	case PROTO_OP_ACCEPT:
+	case PROTO_OP_UNLISTEN: return PA_BIT(PA_GROUP);
 	case PROTO_OP_FLOOD:
 		return PA_BIT(PA_ADDR) | PA_BIT(PA_RATE_MILLI) | PA_BIT(PA_DURATION_NS) |
 		       PA_BIT(PA_RANGE) | PA_BIT(PA_RANGE_PREFIX);
@@ -88,6 +89,7 @@ const char *proto_op_name(uint16_t op)
 		[PROTO_OP_CLOSE] = "close", [PROTO_OP_ABORT] = "abort",
 		[PROTO_OP_ACCEPT] = "accept", [PROTO_OP_FLOOD] = "flood",
 		[PROTO_OP_PING] = "ping", [PROTO_OP_QUIT] = "quit", [PROTO_OP_CYCLE] = "cycle",
+		[PROTO_OP_UNLISTEN] = "unlisten",
 	};
 	static const char *const ev[] = {
 		"connected", "accepted", "data", "eof", "refused", "timeout", "reset", "closed",

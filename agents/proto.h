@@ -50,6 +50,7 @@ enum proto_op {
 	PROTO_OP_QUIT,
 	PROTO_OP_CYCLE,     /* connect, close once connected, repeat COUNT times (benchmarks);
 			       answered when done, with COUNT and ELAPSED_NS */
+	PROTO_OP_UNLISTEN,  /* close GROUP's listening socket (accepted connections stay) */
 	PROTO_OP_REQ_MAX,
 	/* answers (agent -> labctl), tag = the request's */
 	PROTO_OP_OK = 0x40,

@@ -427,11 +427,12 @@ int agentctl_send(struct agentctl *a, const struct lab_step *st,
 	case LAB_OP_SHUTDOWN:
 	case LAB_OP_CLOSE:
 	case LAB_OP_ABORT:
-	case LAB_OP_ACCEPT: {
+	case LAB_OP_ACCEPT:
+	case LAB_OP_UNLISTEN: {
 		static const uint16_t ops[] = {
 			[LAB_OP_SEND] = PROTO_OP_SEND, [LAB_OP_SHUTDOWN] = PROTO_OP_SHUTDOWN,
 			[LAB_OP_CLOSE] = PROTO_OP_CLOSE, [LAB_OP_ABORT] = PROTO_OP_ABORT,
-			[LAB_OP_ACCEPT] = PROTO_OP_ACCEPT,
+			[LAB_OP_ACCEPT] = PROTO_OP_ACCEPT, [LAB_OP_UNLISTEN] = PROTO_OP_UNLISTEN,
 		};
 		proto_msg_init(&m, ops[st->op], 0);
 		snprintf(desc, sizeof(desc), "%s %s", proto_op_name(ops[st->op]), group);

@@ -95,7 +95,7 @@ static const char *const statements[] = {
 #define NSTATEMENTS (sizeof(statements) / sizeof(statements[0]))
 
 static const char *const verbs[] = {
-	"listen", "connect", "send", "shutdown", "close", "abort", "accept", "flood",
+	"listen", "connect", "send", "shutdown", "close", "abort", "accept", "flood", "unlisten",
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -1703,6 +1703,12 @@ static int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, in
 			return perr(p, t[3].col, "expected a size like 1000, 1k or 64KiB, got \"%s\"",
 				    t[3].s);
 		i = 4;
+	} else if (op == LAB_OP_UNLISTEN) {
+		if (!g->listen)
+			return perr(p, t[2].col,
+				    "group \"%s\" on host %s is a connect group; unlisten takes a "
+				    "listen group",
+				    t[2].s, p->lab->hosts[h].name);
 	} else if (op == LAB_OP_ACCEPT) {
 		if (!g->listen)
 			return perr(p, t[2].col,
@@ -1802,7 +1808,7 @@ static int st_host_step(struct parser *p, int h, struct tok *t, int n)
 	if (n < 2)
 		return perr(p, t[0].col,
 			    "expected a step after the host name (listen, connect, send, shutdown, "
-			    "close, abort, accept, flood)");
+			    "close, abort, accept, unlisten, flood)");
 	const char *v = t[1].s;
 	if (!strcmp(v, "listen"))
 		return step_listen(p, h, t, n);
@@ -1818,6 +1824,8 @@ static int st_host_step(struct parser *p, int h, struct tok *t, int n)
 		return step_group(p, h, LAB_OP_ABORT, t, n);
 	if (!strcmp(v, "accept"))
 		return step_group(p, h, LAB_OP_ACCEPT, t, n);
+	if (!strcmp(v, "unlisten"))
+		return step_group(p, h, LAB_OP_UNLISTEN, t, n);
 	if (!strcmp(v, "flood"))
 		return step_flood(p, h, t, n);
 	char sug[96];
@@ -1826,7 +1834,7 @@ static int st_host_step(struct parser *p, int h, struct tok *t, int n)
 		return perr(p, t[1].col, "unknown step \"%s\"%s", v, sug);
 	return perr(p, t[1].col,
 		    "unknown step \"%s\" (listen, connect, send, shutdown, close, abort, accept, "
-		    "flood)",
+		    "unlisten, flood)",
 		    v);
 }
 

@@ -1,4 +1,5 @@
-/* run_agent: the agent steps (listen, connect, send, shutdown, close, abort, accept, flood)
+/* run_agent: the agent steps (listen, connect, send, shutdown, close, abort, accept, unlisten,
+ * flood)
  * and the events the agents report. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@ bool run_is_agent_op(enum lab_op op)
 	switch (op) {
 	case LAB_OP_LISTEN: case LAB_OP_CONNECT: case LAB_OP_SEND: case LAB_OP_SHUTDOWN:
 	case LAB_OP_CLOSE: case LAB_OP_ABORT: case LAB_OP_ACCEPT: case LAB_OP_FLOOD:
+	case LAB_OP_UNLISTEN:
 		return true;
 	default:
 		return false;

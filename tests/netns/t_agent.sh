@@ -115,6 +115,20 @@ check_eq "accept manual: 2 of 3 accepted" "$(evn server accepted m)" 2
 recvq7() { ss -Htln -N "$S" '( sport = :8007 )' | awk '{print $2}'; }
 check_eq "accept manual: 1 left in the queue (ss)" "$(recvq7)" 1
 
+# --- unlisten: closing the listener resets what waits in its accept queue; accepted stay
+check "unlisten: answered" ad server unlisten m
+check_eq "unlisten: no LISTEN on :8007 any more (ss)" "$(ss -Htln -N "$S" '( sport = :8007 )' | wc -l)" 0
+check "unlisten: the queued connection's client saw a reset" ad client wait-event reset 1 group mc within 3s
+check_eq "unlisten: only that one was reset" "$(evn client reset mc)" 1
+check_eq "unlisten: the 2 accepted connections live on (ss, server)" \
+	"$(ssn "$S" established '( sport = :8007 )')" 2
+check_eq "unlisten: and on the client (ss)" "$(ssn "$C" established '( dport = :8007 )')" 2
+ad client connect $SA:8007 as ml
+check "unlisten: a new connect is refused" ad client wait-event refused 1 group ml within 3s
+if ad server unlisten m; then not_ok "unlisten twice is an error"; else
+	check "unlisten twice: EBADF named" grep -q "^done error: server: unlisten m: EBADF" "$LOG"; fi
+if ad server accept m; then not_ok "accept after unlisten is an error"; else ok "accept after unlisten is an error"; fi
+
 # --- refused
 check "refused: connect answered" ad client connect $SA:8999 as r
 check "refused: event" ad client wait-event refused 1 group r within 3s

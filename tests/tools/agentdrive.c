@@ -444,6 +444,7 @@ static int run_cmd(struct drive *d, struct host *h, char **w, int nw, char *err,
 	static const struct { const char *name; enum lab_op op; } gops[] = {
 		{"send", LAB_OP_SEND}, {"shutdown", LAB_OP_SHUTDOWN}, {"close", LAB_OP_CLOSE},
 		{"abort", LAB_OP_ABORT}, {"accept", LAB_OP_ACCEPT},
+		{"unlisten", LAB_OP_UNLISTEN},
 	};
 	for (size_t i = 0; i < sizeof(gops) / sizeof(gops[0]); i++) {
 		if (strcmp(cmd, gops[i].name))

@@ -321,6 +321,28 @@ static void test_data_ignore(void **state)
 		  "t.lab:4:24: data must be sink, echo, source or ignore, got \"ignor\"; did you mean ignore?");
 }
 
+/* unlisten closes a listen group's listening socket: a listen group only, no keys. */
+static void test_unlisten(void **state)
+{
+	(void)state;
+	struct lab *lab = parse_ok(LINK2 "server listen :80 as web\nserver unlisten web\n");
+	assert_int_equal(lab->nsteps, 2);
+	assert_int_equal(lab->steps[1].op, LAB_OP_UNLISTEN);
+	assert_int_equal(lab->steps[1].host, 1);
+	assert_string_equal(lab->steps[1].u.group.group, "web");
+	lab_free(lab);
+	check_err(LINK2 "client connect server:80 as c\nclient unlisten c\n",
+		  "t.lab:5:17: group \"c\" on host client is a connect group; unlisten takes a "
+		  "listen group");
+	check_err(LINK2 "server listen :80 as web\nserver unlisten wbe\n",
+		  "t.lab:5:17: unknown group \"wbe\" on host server (groups are made by "
+		  "connect/listen ... as NAME, default c and s); did you mean web?");
+	check_err(LINK2 "server listen :80 as web\nserver unlisten web now\n",
+		  "t.lab:5:21: unexpected \"now\" after unlisten web");
+	check_err(LINK2 "server listen :80 as web\nserver unlist web\n",
+		  "t.lab:5:8: unknown step \"unlist\"; did you mean unlisten?");
+}
+
 /* Every step has a together id; one per line, shared by '&'. */
 static void test_together(void **state)
 {
@@ -583,7 +605,7 @@ static void test_errors_steps(void **state)
 	check_err(LINK2 "server lisen :80\n", "t.lab:4:8: unknown step \"lisen\"; did you mean listen?");
 	check_err(LINK2 "server\n",
 		  "t.lab:4:1: expected a step after the host name (listen, connect, send, shutdown, "
-		  "close, abort, accept, flood)");
+		  "close, abort, accept, unlisten, flood)");
 	check_err(LINK2 "client connect 10.9.9.9:80\n",
 		  "t.lab:4:16: 10.9.9.9 is not an address of any host in this lab; labctl connects "
 		  "only inside the lab");
@@ -1016,6 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_percent_rate),
 		cmocka_unit_test(test_bitrate_size),
+		cmocka_unit_test(test_unlisten),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_same_subnet),
 		cmocka_unit_test(test_addr_toward),
