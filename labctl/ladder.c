@@ -16,6 +16,8 @@ enum { TF_FIN = 0x01, TF_SYN = 0x02, TF_RST = 0x04, TF_PSH = 0x08, TF_ACK = 0x10
 
 /* Analysis marks. */
 enum { LM_NONE, LM_RETRANS, LM_FAST_RETRANS, LM_DUPACK, LM_KEEPALIVE };
+/* window marks (lpkt.wmark), alongside the one above: Wireshark's names */
+enum { WM_ZERO_WINDOW = 1, WM_ZERO_WINDOW_PROBE = 2, WM_WINDOW_UPDATE = 4 };
 
 #define NO_CONN UINT32_MAX
 #define SLL_OUTGOING 4
@@ -31,7 +33,7 @@ struct lpkt {
 	uint32_t seq, ack, tsval, len;
 	uint32_t ifindex;     /* SLL2 interface index, 0 unknown */
 	uint16_t sport, dport, win, ipid, file, dupn;
-	uint8_t family, flags, has_ts, pkttype, dir, mark;
+	uint8_t family, flags, has_ts, pkttype, dir, mark, wmark;
 	uint8_t src[16], dst[16];
 };
 
@@ -573,7 +575,11 @@ static int conn_push(struct lconn *c, uint32_t idx)
 }
 
 /* The documented subset of Wireshark's tcp analysis (packet-tcp.c, tcp_analyze_sequence_number):
- * keep-alive, retransmission (fast when it answers two or more duplicate ACKs), duplicate ACK. */
+ * keep-alive, retransmission (fast when it answers two or more duplicate ACKs), duplicate ACK;
+ * and the window marks: zero window (a segment advertising window 0), zero window probe (one
+ * byte at the next sequence number while the peer's window is 0) and window update (an empty
+ * segment that only changes the window).  Wireshark tests them in this order and a probe or an
+ * update is nothing else; a zero window can come with any other mark. */
 static void conn_analyse(struct lconn *c, struct lpkt *k)
 {
 	int d = k->dir, r = 1 - d;
@@ -591,9 +597,18 @@ static void conn_analyse(struct lconn *c, struct lpkt *k)
 	}
 
 	k->mark = LM_NONE;
-	if (c->next_set[d] && seglen <= 1 && !(k->flags & (TF_SYN | TF_FIN | TF_RST)) &&
-	    k->seq == c->next_seq[d] - 1) {
+	k->wmark = 0;
+	bool ctl = k->flags & (TF_SYN | TF_FIN | TF_RST);
+	if (k->win == 0 && !ctl)
+		k->wmark |= WM_ZERO_WINDOW;
+	if (seglen == 1 && c->next_set[d] && k->seq == c->next_seq[d] && c->ack_set[r] &&
+	    c->last_win[r] == 0) {
+		k->wmark |= WM_ZERO_WINDOW_PROBE;
+	} else if (c->next_set[d] && seglen <= 1 && !ctl && k->seq == c->next_seq[d] - 1) {
 		k->mark = LM_KEEPALIVE;
+	} else if (seglen == 0 && !ctl && k->win != 0 && c->ack_set[d] && c->next_set[d] &&
+		   k->win != c->last_win[d] && k->seq == c->next_seq[d] && k->ack == c->last_ack[d]) {
+		k->wmark |= WM_WINDOW_UPDATE;
 	} else if (c->next_set[d] && seglen > 0 && seq_lt(k->seq, c->next_seq[d])) {
 		k->mark = c->dupcnt[r] >= 2 && c->ack_set[r] && k->seq == c->last_ack[r]
 				  ? LM_FAST_RETRANS : LM_RETRANS;
@@ -606,6 +621,11 @@ static void conn_analyse(struct lconn *c, struct lpkt *k)
 		c->dupcnt[d] = 0;
 
 	uint32_t end = k->seq + seglen;
+	/* a probe's byte is not taken by a closed window: it does not move the next expected
+	 * sequence number (Wireshark's rule too), so the byte sent again later is no
+	 * retransmission */
+	if (k->wmark & WM_ZERO_WINDOW_PROBE)
+		end = k->seq;
 	if (!c->next_set[d] || seq_gt(end, c->next_seq[d]))
 		c->next_seq[d] = end;
 	c->next_set[d] = true;
@@ -634,6 +654,7 @@ int ladder_build(struct ladder *l, struct lc_err *e)
 		l->p[i].conn = NO_CONN;
 		l->p[i].rx_ts = -1;
 		l->p[i].mark = LM_NONE;
+		l->p[i].wmark = 0;
 		l->p[i].dupn = 0;
 	}
 	l->t0 = l->np ? l->p[0].ts : 0;
@@ -916,6 +937,16 @@ static void pkt_note(const struct lpkt *k, char *b, size_t n)
 	case LM_DUPACK: snprintf(b, n, "dup ACK #%u", k->dupn); break;
 	case LM_KEEPALIVE: snprintf(b, n, "keep-alive"); break;
 	default: b[0] = '\0';
+	}
+	static const struct { int bit; const char *name; } wm[] = {
+		{WM_ZERO_WINDOW_PROBE, "zero window probe"},
+		{WM_WINDOW_UPDATE, "window update"},
+		{WM_ZERO_WINDOW, "zero window"},
+	};
+	for (size_t i = 0; i < sizeof(wm) / sizeof(wm[0]); i++) {
+		size_t len = strlen(b);
+		if ((k->wmark & wm[i].bit) && len + 2 < n)
+			snprintf(b + len, n - len, "%s%s", len ? ", " : "", wm[i].name);
 	}
 }
 

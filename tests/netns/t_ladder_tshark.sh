@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cross-check labctl ladder against tshark, the independent reader, on every recorded capture
 # in tests/data/pcap (ours: Ethernet; tcpdump's: Linux cooked SLL2): for each TCP packet the
-# frame number, flags, relative seq/ack, payload length and the analysis mark (retransmission,
-# fast retransmission, dup ACK #n, keep-alive) must agree.  Also: --svg output is well-formed
+# frame number, flags, relative seq/ack, payload length and the analysis marks (retransmission,
+# fast retransmission, dup ACK #n, keep-alive, zero window, zero window probe, window update)
+# must agree.  Also: --svg output is well-formed
 # (xmllint), --abs agrees with tshark's absolute numbers, and bad input exits 2.
 # Needs no root: nothing here touches the network.
 source "$(dirname "$0")/lib.sh"
@@ -39,16 +40,30 @@ for f in "$DATA"/*.pcap; do
 	check_eq "$b: absolute seq/ack as tshark" "$abs" "$tabs"
 	check_eq "$b: packet count as tshark" "$(echo "$rel" | wc -l)" \
 		"$(tshark -r "$f" -Y tcp 2>/dev/null | wc -l | tr -d ' ')"
-	# Analysis marks: retransmissions and dup ACKs at the same frames as tshark's.
-	om=$(ours "$f" "" | awk -F'|' '$2 != "" {split($1, a, " "); print a[1] " " $2}')
-	tm=$(tshark -r "$f" -Y 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.duplicate_ack || tcp.analysis.keep_alive' \
-		-T fields -E separator=' ' -e frame.number -e tcp.analysis.fast_retransmission \
-		-e tcp.analysis.duplicate_ack_num -e tcp.analysis.keep_alive -e _ws.expert.message 2>/dev/null |
-		awk '{ m = "retransmission"
-		       if ($0 ~ /Fast retransmission/ || $0 ~ /fast retransmission/) m = "fast retransmission"
-		       else if ($0 ~ /[Dd]uplicate ACK/) { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) { m = "dup ACK #" $i; break } }
-		       else if ($0 ~ /[Kk]eep-[Aa]live/ && $0 !~ /ACK/) m = "keep-alive"
-		       print $1 " " m }')
+	# Analysis marks at the same frames as tshark's: retransmission, fast retransmission, dup
+	# ACK #n, keep-alive, zero window, zero window probe, window update (each frame's marks
+	# sorted, since a zero window can come with another mark).  tshark's other expert notes
+	# (window full, D-SACK, ...) are not drawn and not compared.
+	om=$(ours "$f" "" | awk -F'|' '$2 != "" { split($1, a, " "); n = split($2, m, ", ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (m[j] < m[i]) { t = m[i]; m[i] = m[j]; m[j] = t }
+		s = m[1]; for (i = 2; i <= n; i++) s = s ", " m[i]; print a[1] " " s }')
+	tm=$(tshark -r "$f" -Y 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.duplicate_ack || tcp.analysis.keep_alive || tcp.analysis.zero_window || tcp.analysis.zero_window_probe || tcp.analysis.window_update' \
+		-T fields -E separator='|' -e frame.number -e _ws.expert.message 2>/dev/null |
+		awk -F'|' '{ n = 0; fast = ($2 ~ /[Ff]ast retransmission/)
+		       k = split($2, x, ",")
+		       for (i = 1; i <= k; i++) {
+			       e = x[i]; m = ""
+			       if (e ~ /retransmission/) m = fast ? "fast retransmission" : "retransmission"
+			       else if (e ~ /[Dd]uplicate ACK/) { match(e, /[0-9]+/); m = "dup ACK #" substr(e, RSTART, RLENGTH) }
+			       else if (e ~ /[Kk]eep-[Aa]live/ && e !~ /ACK/) m = "keep-alive"
+			       else if (e ~ /Zero Window Probe/ && e !~ /ACK/) m = "zero window probe"
+			       else if (e ~ /Zero Window segment/) m = "zero window"
+			       else if (e ~ /window update/) m = "window update"
+			       if (m == "") continue
+			       dup = 0; for (j = 1; j <= n; j++) if (ms[j] == m) dup = 1
+			       if (!dup) ms[++n] = m }
+		       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (ms[j] < ms[i]) { t = ms[i]; ms[i] = ms[j]; ms[j] = t }
+		       if (n) { s = ms[1]; for (i = 2; i <= n; i++) s = s ", " ms[i]; print $1 " " s } }')
 	check_eq "$b: analysis marks as tshark" "$om" "$tm"
 	[ -n "$om" ] && echo "# $b marks: $(echo $om)"
 	svg="$T_TMP/$b.svg"

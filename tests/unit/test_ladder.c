@@ -90,6 +90,8 @@ static void t_normal_abs(void **s) { (void)s; golden("normal-abs", FILES(DATA "n
 static void t_simclose(void **s) { (void)s; golden("simclose", FILES(DATA "simclose.pcap"), false); }
 static void t_rst(void **s) { (void)s; golden("rst", FILES(DATA "rst.pcap"), false); }
 static void t_synretrans(void **s) { (void)s; golden("synretrans", FILES(DATA "synretrans.pcap"), false); }
+/* zero window segments and keep-alive probes (tests/data/labs/zerowin.lab's capture) */
+static void t_zerowin(void **s) { (void)s; golden("zerowin", FILES(DATA "zerowin.pcap"), false); }
 /* tcpdump -i any wrote these: Linux cooked SLL2, captured at the server. */
 static void t_tcpdump(void **s) { (void)s; golden("rst-tcpdump", FILES(DATA "rst-tcpdump.pcap"), false); }
 /* Both ends merged: every packet becomes one arrow with its time in flight. */
@@ -178,7 +180,7 @@ static void t_errors(void **s)
 struct syn_seg {
 	int64_t us;
 	int from_client;
-	const char *flags;  /* letters S A F R P */
+	const char *flags;  /* letters S A F R P; Z (not a flag): advertise window 0 */
 	uint32_t seq, ack, len;
 	uint16_t win;
 };
@@ -226,8 +228,9 @@ static void write_synthetic(const char *path, int dlt, const struct syn_seg *sg,
 		put32(t + 8, sg[i].ack);
 		t[12] = 5 << 4;
 		for (const char *f = sg[i].flags; *f; f++)
-			t[13] |= *f == 'F' ? 1 : *f == 'S' ? 2 : *f == 'R' ? 4 : *f == 'P' ? 8 : 16;
-		put16(t + 14, sg[i].win ? sg[i].win : 500);
+			if (*f != 'Z')
+				t[13] |= *f == 'F' ? 1 : *f == 'S' ? 2 : *f == 'R' ? 4 : *f == 'P' ? 8 : 16;
+		put16(t + 14, strchr(sg[i].flags, 'Z') ? 0 : sg[i].win ? sg[i].win : 500);
 		struct pcap_pkthdr h = {.caplen = (uint32_t)(l2 + l3 + 20), .len = (uint32_t)(l2 + l3 + 20 + sg[i].len)};
 		h.ts.tv_sec = 1700000000 + sg[i].us / 1000000;
 		h.ts.tv_usec = sg[i].us % 1000000;
@@ -271,6 +274,38 @@ static void t_synthetic_ipv6(void **s)
 	if (getenv("LADDER_GOLDEN_UPDATE"))
 		write_synthetic(DATA "synthetic-ipv6.pcap", DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
 	golden("synthetic-ipv6", FILES(tmp), false);
+	unlink(tmp);
+}
+
+/* The receive window closes and opens: a zero window, a one-byte zero window probe, the
+ * zero-window answer, a window update, then the data again (a retransmission of the probed
+ * byte). */
+static const struct syn_seg window[] = {
+	{0, 1, "S", 1000, 0, 0, 0},
+	{100, 0, "SA", 5000, 1001, 0, 0},
+	{200, 1, "A", 1001, 5001, 0, 0},
+	{300, 1, "PA", 1001, 5001, 100, 0},
+	{400, 0, "AZ", 5001, 1101, 0, 0},    /* zero window */
+	{600, 1, "PA", 1101, 5001, 1, 0},    /* zero window probe */
+	{700, 0, "AZ", 5001, 1101, 0, 0},    /* zero window (the probe's byte not taken) */
+	{900, 0, "A", 5001, 1101, 0, 300},   /* window update */
+	{1000, 1, "PA", 1101, 5001, 100, 0}, /* retransmission (from the probed byte on) */
+	{1100, 0, "A", 5001, 1201, 0, 300},
+	{1200, 1, "FA", 1201, 5001, 0, 0},
+	{1300, 0, "FA", 5001, 1202, 0, 300},
+	{1400, 1, "A", 1202, 5002, 0, 0},
+};
+
+static void t_synthetic_window(void **s)
+{
+	(void)s;
+	char tmp[] = "/tmp/ladder-win-XXXXXX";
+	close(mkstemp(tmp));
+	write_synthetic(tmp, DLT_RAW, window, sizeof(window) / sizeof(window[0]));
+	if (getenv("LADDER_GOLDEN_UPDATE"))  /* for t_ladder_tshark.sh, as synthetic-ipv6 */
+		write_synthetic(DATA "synthetic-window.pcap", DLT_RAW, window,
+				sizeof(window) / sizeof(window[0]));
+	golden("synthetic-window", FILES(tmp), false);
 	unlink(tmp);
 }
 
@@ -363,7 +398,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_normal),          cmocka_unit_test(t_normal_abs),
 		cmocka_unit_test(t_simclose),        cmocka_unit_test(t_rst),
-		cmocka_unit_test(t_synretrans),      cmocka_unit_test(t_tcpdump),
+		cmocka_unit_test(t_synretrans),
+		cmocka_unit_test(t_zerowin),
+		cmocka_unit_test(t_synthetic_window),      cmocka_unit_test(t_tcpdump),
 		cmocka_unit_test(t_merged),          cmocka_unit_test(t_same_both_ends),
 		cmocka_unit_test(t_svg),             cmocka_unit_test(t_errors),
 		cmocka_unit_test(t_synthetic_ipv6),  cmocka_unit_test(t_synthetic_sll_pairs),
