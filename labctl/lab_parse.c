@@ -1703,18 +1703,11 @@ static int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, in
 			return perr(p, t[3].col, "expected a size like 1000, 1k or 64KiB, got \"%s\"",
 				    t[3].s);
 		i = 4;
-	} else if (op == LAB_OP_UNLISTEN) {
-		if (!g->listen)
-			return perr(p, t[2].col,
-				    "group \"%s\" on host %s is a connect group; unlisten takes a "
-				    "listen group",
-				    t[2].s, p->lab->hosts[h].name);
+	} else if ((op == LAB_OP_ACCEPT || op == LAB_OP_UNLISTEN) && !g->listen) {
+		return perr(p, t[2].col,
+			    "group \"%s\" on host %s is a connect group; %s takes a listen group",
+			    t[2].s, p->lab->hosts[h].name, verb);
 	} else if (op == LAB_OP_ACCEPT) {
-		if (!g->listen)
-			return perr(p, t[2].col,
-				    "group \"%s\" on host %s is a connect group; accept takes a "
-				    "listen group",
-				    t[2].s, p->lab->hosts[h].name);
 		for (; i < n; i++) {
 			if (!strcmp(t[i].s, "count")) {
 				if (need(p, t, i, n, "a number") ||
