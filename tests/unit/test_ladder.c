@@ -264,17 +264,24 @@ static const struct syn_seg lossy[] = {
 	{900100, 0, "RA", 0, 777778, 0, 0},
 };
 
+/* Raw IPv6 segments against DATA NAME.golden; the pcap is kept in the data directory too
+ * (written with the goldens), for t_ladder_tshark.sh's cross-check. */
+static void synthetic_golden(const char *name, const struct syn_seg *sg, size_t n)
+{
+	char tmp[] = "/tmp/ladder-syn-XXXXXX", keep[256];
+	close(mkstemp(tmp));
+	write_synthetic(tmp, DLT_RAW, sg, n);
+	snprintf(keep, sizeof(keep), DATA "%s.pcap", name);
+	if (getenv("LADDER_GOLDEN_UPDATE"))
+		write_synthetic(keep, DLT_RAW, sg, n);
+	golden(name, FILES(tmp), false);
+	unlink(tmp);
+}
+
 static void t_synthetic_ipv6(void **s)
 {
 	(void)s;
-	char tmp[] = "/tmp/ladder-v6-XXXXXX";
-	close(mkstemp(tmp));
-	write_synthetic(tmp, DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
-	/* Kept in the data directory too, for t_ladder_tshark.sh's cross-check. */
-	if (getenv("LADDER_GOLDEN_UPDATE"))
-		write_synthetic(DATA "synthetic-ipv6.pcap", DLT_RAW, lossy, sizeof(lossy) / sizeof(lossy[0]));
-	golden("synthetic-ipv6", FILES(tmp), false);
-	unlink(tmp);
+	synthetic_golden("synthetic-ipv6", lossy, sizeof(lossy) / sizeof(lossy[0]));
 }
 
 /* The receive window closes and opens: a zero window, a one-byte zero window probe, the
@@ -299,14 +306,7 @@ static const struct syn_seg window[] = {
 static void t_synthetic_window(void **s)
 {
 	(void)s;
-	char tmp[] = "/tmp/ladder-win-XXXXXX";
-	close(mkstemp(tmp));
-	write_synthetic(tmp, DLT_RAW, window, sizeof(window) / sizeof(window[0]));
-	if (getenv("LADDER_GOLDEN_UPDATE"))  /* for t_ladder_tshark.sh, as synthetic-ipv6 */
-		write_synthetic(DATA "synthetic-window.pcap", DLT_RAW, window,
-				sizeof(window) / sizeof(window[0]));
-	golden("synthetic-window", FILES(tmp), false);
-	unlink(tmp);
+	synthetic_golden("synthetic-window", window, sizeof(window) / sizeof(window[0]));
 }
 
 /* SLL (v1) with pkttype: the same packets written twice, once as outgoing and once as
