@@ -32,13 +32,15 @@ CFLAGS_ALL := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
-# labctl itself loads libpcap only when it captures or draws a ladder (labctl/pcapdl.h): every
+# labctl itself loads libpcap only when it captures or draws a ladder (labctl/kernel/pcapdl.h): every
 # other command starts 0.6 ms sooner without libpcap's eight dependencies.
 LABCTL_LIBS := $(filter-out -lpcap,$(LIBS))
 # The agent needs libev only (named explicitly: the sanitizer build links with --no-as-needed).
 AGENT_LIBS := $(shell pkg-config --libs libev 2>/dev/null || echo -lev) -lm
 
-LIB_SRCS := $(filter-out labctl/main.c,$(wildcard labctl/*.c)) agents/proto.c
+# labctl/ is one folder per layer (docs/architecture.md has the map); every folder's .c files
+# go into liblabctl.a but cmd/main.c.
+LIB_SRCS := $(filter-out labctl/cmd/main.c,$(wildcard labctl/*/*.c)) agents/proto.c
 AGENT_SRCS := $(wildcard agents/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
@@ -64,7 +66,7 @@ $(OUT)/liblabctl.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LABCTL_BIN): $(OUT)/obj/labctl/main.o $(OUT)/liblabctl.a
+$(LABCTL_BIN): $(OUT)/obj/labctl/cmd/main.o $(OUT)/liblabctl.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LABCTL_LIBS)

@@ -11,7 +11,7 @@
 # its figures describe netem under UML, not netem on a real kernel.
 # Targets (issue 5): median delay error <= 50 us, p99 <= 0.5 ms.  Never fails: it prints.
 # userlink's delays are measured twice: as labs run by default, and with --low-latency (a PM
-# QoS request that keeps idle CPUs from sleeping, labctl/pmqos.h), labelled "userlink-ll".
+# QoS request that keeps idle CPUs from sleeping, labctl/kernel/pmqos.h), labelled "userlink-ll".
 # The figures depend on the machine's load (printed first): on a shared 2-core machine a
 # busy neighbour moves the tails by milliseconds.  Inside UML the loss runs slower (300 us
 # between datagrams): at 20k/s UML's own drops add to netem's.

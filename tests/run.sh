@@ -45,6 +45,7 @@ if want unit; then
 		[ -x "$t" ] || continue; picked "$t" || continue
 		CMOCKA_MESSAGE_OUTPUT=TAP run_tap "unit/$(basename "$t")" "$t"
 	done
+	picked layers && run_tap "unit/layers" bash tests/layers.sh
 fi
 
 if want netns; then

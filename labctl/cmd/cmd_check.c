@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmds.h"
-#include "err.h"
-#include "lab.h"
+#include "cmd/cmds.h"
+#include "base/err.h"
+#include "lab/lab.h"
 
 static void check_usage(FILE *f)
 {

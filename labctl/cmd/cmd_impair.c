@@ -12,11 +12,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cmds.h"
-#include "err.h"
-#include "lab.h"
-#include "registry.h"
-#include "run.h"
+#include "cmd/cmds.h"
+#include "base/err.h"
+#include "lab/lab.h"
+#include "run/registry.h"
+#include "run/run.h"
 
 static const char impair_usage[] =
 	"usage: labctl impair ID A B IMPAIR...     both directions of the link A-B\n"

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmds.h"
-#include "err.h"
-#include "ladder.h"
+#include "cmd/cmds.h"
+#include "base/err.h"
+#include "render/ladder.h"
 
 #define LADDER_DEFAULT_MAX 20
 

@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "clock.h"
-#include "cmds.h"
-#include "err.h"
-#include "lab.h"
-#include "privs.h"
-#include "run.h"
+#include "base/clock.h"
+#include "cmd/cmds.h"
+#include "base/err.h"
+#include "lab/lab.h"
+#include "kernel/privs.h"
+#include "run/run.h"
 
 static const char run_usage[] =
 	"usage: labctl run LAB|DIR... [options]\n"

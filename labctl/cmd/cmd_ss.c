@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmds.h"
-#include "diag.h"
-#include "netns.h"
-#include "sockfmt.h"
-#include "ssargs.h"
+#include "cmd/cmds.h"
+#include "kernel/diag.h"
+#include "kernel/netns.h"
+#include "render/sockfmt.h"
+#include "cmd/ssargs.h"
 
 static void usage(FILE *f)
 {

@@ -13,14 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmds.h"
-#include "err.h"
-#include "lab.h"
-#include "netns.h"
-#include "privs.h"
-#include "registry.h"
-#include "run.h"
-#include "topo.h"
+#include "cmd/cmds.h"
+#include "base/err.h"
+#include "lab/lab.h"
+#include "kernel/netns.h"
+#include "kernel/privs.h"
+#include "run/registry.h"
+#include "run/run.h"
+#include "run/topo.h"
 
 static const char up_usage[] =
 	"usage: labctl up LAB [--id ID] [--engine auto|netem|userlink|veth] [--seed N] [--no-steps]\n"

@@ -11,12 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "cmds.h"
-#include "diag.h"
-#include "netns.h"
-#include "ssargs.h"
-#include "timeline.h"
+#include "base/clock.h"
+#include "cmd/cmds.h"
+#include "kernel/diag.h"
+#include "kernel/netns.h"
+#include "cmd/ssargs.h"
+#include "observe/timeline.h"
 
 static void usage(FILE *f)
 {

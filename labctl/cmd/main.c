@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmds.h"
-#include "err.h"
-#include "registry.h"
+#include "cmd/cmds.h"
+#include "base/err.h"
+#include "run/registry.h"
 
 struct cmd {
 	const char *name;

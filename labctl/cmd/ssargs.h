@@ -6,7 +6,7 @@
 #ifndef LABCTL_SSARGS_H
 #define LABCTL_SSARGS_H
 
-#include "diag.h"
+#include "kernel/diag.h"
 
 struct ss_args {
 	char netns[256];            /* name under /run/netns */

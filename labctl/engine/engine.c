@@ -1,5 +1,5 @@
 /* engine: choosing an impairment engine, and the plain veth engine.  See engine.h. */
-#include "engine.h"
+#include "engine/engine.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "netns.h"
-#include "nlx.h"
-#include "qdisc.h"
-#include "userlink.h"
-#include "veth.h"
-#include "wire.h"
+#include "kernel/netns.h"
+#include "kernel/nlx.h"
+#include "engine/qdisc.h"
+#include "engine/userlink.h"
+#include "engine/veth.h"
+#include "engine/wire.h"
 
 #define NO_NETEM_HELP "this kernel has no sch_netem (CONFIG_NET_SCH_NETEM); load it with " \
 	"`modprobe sch_netem`, install your distribution's extra kernel modules (e.g. " \

@@ -1,5 +1,5 @@
 /* impair: netem's impairment model, in user space and seeded.  See impair.h. */
-#include "impair.h"
+#include "engine/impair.h"
 
 #include <errno.h>
 #include <math.h>

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 /* xoshiro256** seeded through splitmix64: fast, good, and identical on every machine. */
 struct impair_rng {

@@ -1,5 +1,5 @@
 /* qdisc: netem qdiscs through libnl, with libmnl for what libnl lacks.  See qdisc.h. */
-#include "qdisc.h"
+#include "engine/qdisc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,8 +14,8 @@
 #include <netlink/route/qdisc/netem.h>
 #include <netlink/route/tc.h>
 
-#include "impair.h"
-#include "nlx.h"
+#include "engine/impair.h"
+#include "kernel/nlx.h"
 
 static int us_of(int64_t ns)
 {

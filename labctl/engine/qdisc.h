@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "err.h"
-#include "lab.h"
+#include "base/err.h"
+#include "lab/lab.h"
 
 struct nlx;
 

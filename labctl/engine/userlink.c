@@ -1,6 +1,6 @@
 /* userlink: TAP devices and a seeded libev forwarder.  See userlink.h. */
-#include "clock.h"
-#include "userlink.h"
+#include "base/clock.h"
+#include "engine/userlink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +23,8 @@
 
 #include <ev.h>
 
-#include "impair.h"
-#include "netns.h"
+#include "engine/impair.h"
+#include "kernel/netns.h"
 
 #define UL_FRAME_MAX 65600   /* a TAP without vnet headers hands over at most MTU + 14 */
 #define UL_BATCH 64          /* frames read per wakeup per device, for fairness */

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 extern const struct engine_ops userlink_ops;
 

@@ -1,5 +1,5 @@
 /* veth: veth pairs and bridges through libnl-route.  See veth.h. */
-#include "veth.h"
+#include "engine/veth.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -8,7 +8,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 
-#include "nlx.h"
+#include "kernel/nlx.h"
 
 static int set_mac(struct rtnl_link *link, const uint8_t *mac)
 {

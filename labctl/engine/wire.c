@@ -1,5 +1,5 @@
 /* wire: the netem engine's hidden wire namespaces.  See wire.h. */
-#include "wire.h"
+#include "engine/wire.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "netns.h"
-#include "nlx.h"
-#include "qdisc.h"
-#include "userlink.h"
-#include "veth.h"
+#include "kernel/netns.h"
+#include "kernel/nlx.h"
+#include "engine/qdisc.h"
+#include "engine/userlink.h"
+#include "engine/veth.h"
 
 /* Names inside the wire namespace: one per host end, so captures read naturally. */
 #define WIRE_DEV_A "a"

@@ -15,7 +15,7 @@
 #ifndef LABCTL_WIRE_H
 #define LABCTL_WIRE_H
 
-#include "engine.h"
+#include "engine/engine.h"
 
 extern const struct engine_ops wire_ops;
 

@@ -1,8 +1,8 @@
 /* capture: see capture.h.  Parent and child talk over one socketpair: the child sends one
  * struct cap_msg when the handle is live (or failed), and one when it has drained and closed
  * the file; the parent sends one byte (or just closes its end) to ask it to stop. */
-#include "capture.h"
-#include "pcapdl.h"
+#include "kernel/capture.h"
+#include "kernel/pcapdl.h"
 
 #include <errno.h>
 #include <fcntl.h>

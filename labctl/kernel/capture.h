@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Enough for Ethernet + IPv6 + TCP with options and the start of the payload. */
 #define CAPTURE_SNAPLEN 256

@@ -1,5 +1,5 @@
 /* diag: sock_diag dumps of TCP sockets (see diag.h). */
-#include "diag.h"
+#include "kernel/diag.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "netns.h"
+#include "kernel/netns.h"
 
 /* The kernel caps one dump skb at about 32 KiB whatever we offer; a larger buffer only costs
  * cache.  64 KiB keeps a margin for a kernel that raises the cap. */

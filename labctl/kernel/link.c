@@ -1,4 +1,4 @@
-#include "link.h"
+#include "kernel/link.h"
 
 #include <errno.h>
 #include <linux/if.h>

@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "lab.h"
-#include "nlx.h"
+#include "base/err.h"
+#include "lab/lab.h"
+#include "kernel/nlx.h"
 
 int link_ifindex(struct nlx *x, const char *ns, const char *dev, int *ifindex,
 		 struct lc_err *e);

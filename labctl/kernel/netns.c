@@ -1,4 +1,4 @@
-#include "netns.h"
+#include "kernel/netns.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 #ifndef LABCTL_NETNS_H
 #define LABCTL_NETNS_H
 
-#include "err.h"
+#include "base/err.h"
 
 /* Make a new network namespace; *fd holds it (O_CLOEXEC). The caller stays where it was. */
 int netns_new(int *fd, struct lc_err *e);

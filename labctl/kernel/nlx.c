@@ -1,4 +1,4 @@
-#include "nlx.h"
+#include "kernel/nlx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <netlink/errno.h>
 #include <netlink/msg.h>
 
-#include "netns.h"
+#include "kernel/netns.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270

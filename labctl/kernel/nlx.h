@@ -8,7 +8,7 @@
 
 #include <netlink/netlink.h>
 
-#include "err.h"
+#include "base/err.h"
 
 struct nlx {
 	struct nl_sock *sk;

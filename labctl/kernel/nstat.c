@@ -1,5 +1,5 @@
 /* nstat: see nstat.h. */
-#include "nstat.h"
+#include "kernel/nstat.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lab.h"
-#include "netns.h"
+#include "lab/lab.h"
+#include "kernel/netns.h"
 
 struct nstat *nstat_new(void)
 {

@@ -1,5 +1,5 @@
 /* pcapdl: see pcapdl.h. */
-#include "pcapdl.h"
+#include "kernel/pcapdl.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
 
 #include <pcap/pcap.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define PCAPDL_FUNCS(X) \
 	X(pcap_create) X(pcap_set_snaplen) X(pcap_set_promisc) X(pcap_set_immediate_mode) \

@@ -1,5 +1,5 @@
 /* pmqos: see pmqos.h. */
-#include "pmqos.h"
+#include "kernel/pmqos.h"
 
 #include <errno.h>
 #include <fcntl.h>

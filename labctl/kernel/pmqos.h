@@ -9,7 +9,7 @@
 #ifndef LABCTL_PMQOS_H
 #define LABCTL_PMQOS_H
 
-#include "err.h"
+#include "base/err.h"
 
 #define PMQOS_DEV "/dev/cpu_dma_latency"
 

@@ -3,7 +3,7 @@
 #ifndef LABCTL_PRIVS_H
 #define LABCTL_PRIVS_H
 
-#include "err.h"
+#include "base/err.h"
 
 int privs_check(const char *what, struct lc_err *e);
 

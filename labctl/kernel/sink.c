@@ -1,5 +1,5 @@
 /* sink: see sink.h. */
-#include "sink.h"
+#include "kernel/sink.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -8,8 +8,8 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 
-#include "link.h"
-#include "nlx.h"
+#include "kernel/link.h"
+#include "kernel/nlx.h"
 
 static int sink_dev_add(struct nlx *x, const char *ns, struct lc_err *e)
 {

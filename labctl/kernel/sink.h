@@ -12,8 +12,8 @@
 #ifndef LABCTL_SINK_H
 #define LABCTL_SINK_H
 
-#include "err.h"
-#include "lab.h"
+#include "base/err.h"
+#include "lab/lab.h"
 
 struct nlx;
 

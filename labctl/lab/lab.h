@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define LAB_NAME_MAX 32     /* lab, host and group names */
 #define LAB_IFNAME_MAX 16   /* IFNAMSIZ */

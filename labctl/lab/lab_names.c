@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 static const char *const state_names[LAB_TCP_MAX_STATES] = {
 	[LAB_TCP_NONE] = "NONE",

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 #define LAB_MAX_ERRORS 50
 #define LAB_FILE_MAX (4 << 20)

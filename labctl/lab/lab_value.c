@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 /* A plain decimal number: digits, optionally '.' and more digits (".5" and "5." are
  * refused: they are usually typos).  No sign, no exponent, no hex, no inf/nan.  Returns the

@@ -1,5 +1,5 @@
 /* expect: see expect.h. */
-#include "expect.h"
+#include "observe/expect.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nstat.h"
+#include "kernel/nstat.h"
 
 bool expect_count_holds(const struct lab_count *c, int64_t v)
 {

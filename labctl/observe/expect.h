@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diag.h"
-#include "err.h"
-#include "lab.h"
+#include "kernel/diag.h"
+#include "base/err.h"
+#include "lab/lab.h"
 
 /* d: a diag socket in the host's namespace; netns_fd: the same namespace (for counters).
  * Returns 0 (with *held set), or a negative errno with e filled (e.g. an unknown counter). */

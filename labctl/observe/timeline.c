@@ -1,6 +1,6 @@
 /* timeline: see timeline.h. */
-#include "clock.h"
-#include "timeline.h"
+#include "base/clock.h"
+#include "observe/timeline.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "diag.h"
+#include "kernel/diag.h"
 
 struct timeline;
 

@@ -1,7 +1,7 @@
 /* ladder: see ladder.h.  Reading (pcap -> struct lpkt), building (sort, pair, connections,
  * analysis) and the three renderers. */
-#include "ladder.h"
-#include "pcapdl.h"
+#include "render/ladder.h"
+#include "kernel/pcapdl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #define LADDER_PAIR_WINDOW_NS (5LL * 1000000000LL)
 

@@ -1,5 +1,5 @@
 /* sockfmt: see sockfmt.h. */
-#include "sockfmt.h"
+#include "render/sockfmt.h"
 
 #include <errno.h>
 #include <string.h>

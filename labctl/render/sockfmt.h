@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "diag.h"
+#include "kernel/diag.h"
 
 #define SOCKFMT_BUF (1 << 20)
 

@@ -1,6 +1,6 @@
 /* agentctl: start an agent in a namespace, send it steps, collect answers and events. */
-#include "clock.h"
-#include "agentctl.h"
+#include "base/clock.h"
+#include "run/agentctl.h"
 
 #include <errno.h>
 #include <fcntl.h>

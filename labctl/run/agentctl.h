@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "err.h"
-#include "lab.h"
+#include "base/err.h"
+#include "lab/lab.h"
 
 struct agentctl;
 

@@ -1,4 +1,4 @@
-#include "registry.h"
+#include "run/registry.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "err.h"
-#include "topo.h"
+#include "base/err.h"
+#include "run/topo.h"
 
 #define REG_DIR "/run/labctl"
 

@@ -1,5 +1,5 @@
-#include "run.h"
-#include "run_int.h"
+#include "run/run.h"
+#include "run/run_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,12 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "netns.h"
-#include "pmqos.h"
-#include "registry.h"
-#include "stall.h"
-#include "topo.h"
+#include "engine/engine.h"
+#include "kernel/netns.h"
+#include "kernel/pmqos.h"
+#include "run/registry.h"
+#include "run/stall.h"
+#include "run/topo.h"
 
 static void load_lines(struct run *r)
 {

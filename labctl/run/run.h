@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "err.h"
-#include "lab.h"
+#include "base/err.h"
+#include "lab/lab.h"
 
 struct run_opts {
 	const char *engine;       /* auto|netem|userlink|veth; NULL = auto */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run_int.h"
+#include "run/run_int.h"
 
 bool run_is_agent_op(enum lab_op op)
 {

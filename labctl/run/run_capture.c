@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "ladder.h"
-#include "run_int.h"
+#include "kernel/capture.h"
+#include "render/ladder.h"
+#include "run/run_int.h"
 
 struct run_capture {
 	struct capture *cap;

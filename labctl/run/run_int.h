@@ -9,13 +9,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "clock.h"
-#include "agentctl.h"
-#include "diag.h"
-#include "engine.h"
-#include "run.h"
-#include "timeline.h"
-#include "topo.h"
+#include "base/clock.h"
+#include "run/agentctl.h"
+#include "kernel/diag.h"
+#include "engine/engine.h"
+#include "run/run.h"
+#include "observe/timeline.h"
+#include "run/topo.h"
 
 struct run;
 

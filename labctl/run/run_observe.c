@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "expect.h"
-#include "run_int.h"
+#include "observe/expect.h"
+#include "run/run_int.h"
 
 #define RUN_TIMELINE_MAX_CONNS 20000
 

@@ -1,4 +1,4 @@
-#include "stall.h"
+#include "run/stall.h"
 
 #include <stdio.h>
 #include <stdlib.h>

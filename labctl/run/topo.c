@@ -1,4 +1,4 @@
-#include "topo.h"
+#include "run/topo.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,10 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "link.h"
-#include "netns.h"
-#include "sink.h"
-#include "stall.h"
+#include "kernel/link.h"
+#include "kernel/netns.h"
+#include "kernel/sink.h"
+#include "run/stall.h"
 
 void topo_make_id(const char *lab_name, char *id, size_t len)
 {

@@ -11,10 +11,10 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
-#include "err.h"
-#include "lab.h"
-#include "nlx.h"
+#include "engine/engine.h"
+#include "base/err.h"
+#include "lab/lab.h"
+#include "kernel/nlx.h"
 
 #define TOPO_ID_MAX 48
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "nstat.h"
-#include "sockfmt.h"
+#include "kernel/diag.h"
+#include "kernel/nstat.h"
+#include "render/sockfmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@ mkdir -p "$OUT" "$CORPUS"
 CC=${FUZZ_CC:-clang}
 "$CC" -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Ilabctl -Iagents \
-	-o "$OUT/fuzz_lab" tests/fuzz/fuzz_lab.c labctl/lab*.c labctl/err.c -lm
+	-o "$OUT/fuzz_lab" tests/fuzz/fuzz_lab.c labctl/lab/lab*.c labctl/base/err.c -lm
 for f in labs/*.lab tests/data/labs/*.lab; do
 	[ -f "$f" ] && cp -f "$f" "$CORPUS/seed-$(basename "$f")"
 done

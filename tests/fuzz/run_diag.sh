@@ -11,8 +11,8 @@ CORPUS=$OUT/corpus-diag
 mkdir -p "$CORPUS"
 clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Ilabctl -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -o "$OUT/fuzz_diag" tests/fuzz/fuzz_diag.c \
-	labctl/diag.c labctl/nstat.c labctl/sockfmt.c labctl/netns.c labctl/lab_names.c \
-	labctl/err.c -lmnl
+	labctl/kernel/diag.c labctl/kernel/nstat.c labctl/render/sockfmt.c labctl/kernel/netns.c labctl/lab/lab_names.c \
+	labctl/base/err.c -lmnl
 # seeds: whole recordings, and each message of them on its own
 python3 - "$CORPUS" tests/data/diag/*.bin <<'PY'
 import struct, sys

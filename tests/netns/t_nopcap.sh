@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# labctl loads libpcap only to capture or to draw a ladder (labctl/pcapdl.h).  In a private
+# labctl loads libpcap only to capture or to draw a ladder (labctl/kernel/pcapdl.h).  In a private
 # mount namespace where libpcap is unreadable (/dev/null bound over it), labctl must still
 # check and run a lab, and capture and ladder must exit 2 saying what is missing.  Also: labctl
 # itself does not link libpcap (ldd, an independent reader of the binary).

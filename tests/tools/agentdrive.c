@@ -36,8 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agentctl.h"
-#include "lab.h"
+#include "run/agentctl.h"
+#include "lab/lab.h"
 
 #define MAX_HOSTS 8
 #define MAX_GROUPS 64

@@ -5,8 +5,8 @@
  *
  * The tools build without liblabctl.a (see the Makefile), so the two modules it needs are
  * compiled in here. */
-#include "../../labctl/err.c"
-#include "../../labctl/capture.c"
+#include "../../labctl/base/err.c"
+#include "../../labctl/kernel/capture.c"
 
 int main(int argc, char **argv)
 {

@@ -22,12 +22,12 @@
 #include <unistd.h>
 
 
-#include "engine.h"
-#include "pmqos.h"
-#include "lab.h"
-#include "netns.h"
-#include "nlx.h"
-#include "userlink.h"
+#include "engine/engine.h"
+#include "kernel/pmqos.h"
+#include "lab/lab.h"
+#include "kernel/netns.h"
+#include "kernel/nlx.h"
+#include "engine/userlink.h"
 
 /* ---- the driver ------------------------------------------------------------------------ */
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
+#include "kernel/diag.h"
 
 #define DATA "tests/data/diag/"
 

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "expect.h"
+#include "observe/expect.h"
 
 struct fixture {
 	int nsfd;

@@ -1,4 +1,4 @@
-/* Unit tests of labctl/lab_names.c: state spellings as the kernel, ss and the textbooks
+/* Unit tests of labctl/lab/lab_names.c: state spellings as the kernel, ss and the textbooks
  * write them, event names, and the suggestions behind "did you mean". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 static void test_state_spellings(void **state)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of the lab parser (labctl/lab_parse.c, labctl/lab_value.c): every statement, every
+/* Unit tests of the lab parser (labctl/lab/lab_parse.c, labctl/lab/lab_value.c): every statement, every
  * error message with its LINE:COL, suggestions, value parsers, addresses. */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 static struct lab *parse_ok(const char *text)
 {

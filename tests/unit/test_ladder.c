@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ladder.h"
+#include "render/ladder.h"
 
 #define DATA "tests/data/pcap/"
 

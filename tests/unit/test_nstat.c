@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nstat.h"
+#include "kernel/nstat.h"
 
 #define DATA "tests/data/nstat/"
 

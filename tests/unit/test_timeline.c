@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "timeline.h"
+#include "observe/timeline.h"
 
 #define MS 1000000LL
 

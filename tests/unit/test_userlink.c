@@ -1,4 +1,4 @@
-/* Unit tests of the userlink impairment model (labctl/impair.c): no root, no devices.
+/* Unit tests of the userlink impairment model (labctl/engine/impair.c): no root, no devices.
  * Tolerances are several binomial standard deviations wide, so a correct model fails them
  * with negligible probability; each test uses a fixed seed, so a failure reproduces. */
 #include <math.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "impair.h"
+#include "engine/impair.h"
 
 #define N 100000
 
