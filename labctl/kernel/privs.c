@@ -1,7 +1,12 @@
 #include "kernel/privs.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,4 +29,60 @@ int privs_check(const char *what, struct lc_err *e)
 			       "network namespaces; run it with sudo", what);
 	return err_set(e, -EPERM, "%s needs %s, which this process lacks; run it with sudo", what,
 		       admin ? "CAP_NET_ADMIN" : "CAP_SYS_ADMIN");
+}
+
+static int parse_id(const char *s, unsigned long *out)
+{
+	char *end;
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end || *out > 0xfffffffeUL ? -EINVAL : 0;
+}
+
+int privs_invoker(struct privs_user *u, struct lc_err *e)
+{
+	memset(u, 0, sizeof(*u));
+	unsigned long uid, gid;
+	struct passwd *pw;
+	if (getuid() != 0) {
+		u->uid = getuid();
+		u->gid = getgid();
+		snprintf(u->how, sizeof(u->how), "the caller");
+	} else if (getenv("SUDO_UID")) {
+		if (parse_id(getenv("SUDO_UID"), &uid) < 0 || parse_id(getenv("SUDO_GID"), &gid) < 0)
+			return err_set(e, -EINVAL, "SUDO_UID=%s SUDO_GID=%s: not a uid and gid",
+				       getenv("SUDO_UID"), getenv("SUDO_GID") ? getenv("SUDO_GID") : "");
+		u->uid = (uid_t)uid;
+		u->gid = (gid_t)gid;
+		snprintf(u->how, sizeof(u->how), "SUDO_UID");
+	} else {
+		pw = getpwnam("nobody");
+		u->uid = pw ? pw->pw_uid : 65534;
+		u->gid = pw ? pw->pw_gid : 65534;
+		snprintf(u->how, sizeof(u->how), "no SUDO_UID: nobody");
+	}
+	pw = getpwuid(u->uid);
+	snprintf(u->name, sizeof(u->name), "%s", pw ? pw->pw_name : "");
+	if (!u->name[0])
+		snprintf(u->name, sizeof(u->name), "%u", (unsigned)u->uid);
+	snprintf(u->home, sizeof(u->home), "%s", pw && pw->pw_dir ? pw->pw_dir : "/");
+	int n = PRIVS_GROUPS_MAX;
+	if (pw && u->uid != 0 && getgrouplist(pw->pw_name, u->gid, u->groups, &n) >= 0)
+		u->ngroups = n;
+	else {
+		u->groups[0] = u->gid;
+		u->ngroups = 1;
+	}
+	return 0;
+}
+
+void privs_root(struct privs_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->name, sizeof(u->name), "root");
+	snprintf(u->home, sizeof(u->home), "/root");
+	snprintf(u->how, sizeof(u->how), "as-root");
+	u->ngroups = 1;
 }

@@ -150,6 +150,26 @@ struct lab_capture {
 enum lab_op {
 	LAB_OP_LISTEN, LAB_OP_CONNECT, LAB_OP_SEND, LAB_OP_SHUTDOWN, LAB_OP_CLOSE, LAB_OP_ABORT,
 	LAB_OP_ACCEPT, LAB_OP_FLOOD, LAB_OP_IMPAIR, LAB_OP_WAIT, LAB_OP_EXPECT, LAB_OP_UNLISTEN,
+	LAB_OP_START, LAB_OP_RUN, LAB_OP_STOP, LAB_OP_SIGNAL,   /* programs (struct lab_prog) */
+};
+
+/* A user's program in a host (`HOST start NAME ... -- ARGV`, `HOST run [NAME] ... -- ARGV`).
+ * It runs as the invoking user, never through a shell unless `shell` was given. */
+struct lab_prog {
+	char name[LAB_NAME_MAX];
+	int host;
+	bool background;        /* start: lives until stopped or the lab ends; run: to completion */
+	char **argv;            /* NULL-terminated, malloc'd, owned by the lab */
+	int argc;
+	char **env;             /* "KEY=VALUE" added to its environment; NULL-terminated or NULL */
+	int nenv;
+	bool shell;             /* argv is {"/bin/sh", "-c", TEXT}: the step asked for a shell */
+	bool as_root;           /* `as-root`: only with labctl's --allow-root */
+	int exit_code;          /* run: the exit status expected (default 0); -1 = any */
+	int64_t timeout_ns;     /* run: its deadline (default 30 s) */
+	uint16_t ready_port;    /* start: the step waits for a listener on this port (0: none) */
+	int64_t ready_ns;       /* ... for at most this long (default 10 s) */
+	struct lab_pos pos;
 };
 
 enum lab_accept_mode { LAB_ACCEPT_AUTO, LAB_ACCEPT_NEVER, LAB_ACCEPT_MANUAL, LAB_ACCEPT_AFTER };
@@ -162,6 +182,7 @@ enum lab_expect_kind {
 	LAB_EXPECT_QUEUE,     /* expect HOST listen [port N] [queue C] [backlog C] [synrecv C] */
 	LAB_EXPECT_COUNTER,   /* expect HOST counter NAME OP N */
 	LAB_EXPECT_EVENT,     /* expect HOST event KIND [group G] [count C] */
+	LAB_EXPECT_PROGRAM,   /* expect program NAME running | exited [code N | signal SIG] */
 };
 
 enum lab_event_kind {
@@ -220,6 +241,11 @@ struct lab_step {
 		struct {
 			int64_t ns;
 		} wait;
+		struct {                       /* start, run, stop, signal */
+			int prog;              /* index into lab->progs */
+			int sig;               /* signal: the signal's number */
+			int64_t grace_ns;      /* stop: SIGTERM, then SIGKILL after this (default 2 s) */
+		} prog;
 		struct {
 			enum lab_expect_kind kind;
 			int64_t within_ns;     /* 0 = check once, now */
@@ -238,6 +264,13 @@ struct lab_step {
 			/* event */
 			enum lab_event_kind event;
 			char group[LAB_NAME_MAX];  /* "" = any group */
+			/* program: state expectations with `program NAME` count only the sockets that
+			 * program's processes hold; LAB_EXPECT_PROGRAM checks its life */
+			bool has_prog;
+			int prog;
+			bool running;          /* LAB_EXPECT_PROGRAM: running (true) or exited */
+			bool has_code, has_signal;
+			int code, sig;
 		} expect;
 	} u;
 };
@@ -254,6 +287,7 @@ struct lab {
 	struct lab_rule *rules;     int nrules;
 	struct lab_capture *captures; int ncaptures;
 	struct lab_step *steps;     int nsteps;
+	struct lab_prog *progs;     int nprogs;
 	struct lab_addr blackhole;  /* source range for floods: default 198.18.0.0/15's 198.18.0.0/24 */
 	bool has_blackhole;
 };
@@ -287,6 +321,12 @@ const char *lab_state_name(enum lab_tcp_state s);
 int lab_state_parse(const char *s);           /* enum value or -1 */
 const char *lab_event_name(enum lab_event_kind k);
 int lab_event_parse(const char *s);
+/* Signals by name: "STOP", "SIGSTOP", "stop" (number or -1); the name back ("STOP"), and
+ * the accepted names for suggestions. */
+int lab_signal_parse(const char *s);
+const char *lab_signal_name(int sig);
+const char *const *lab_signal_names(size_t *n);
+int lab_prog_find(const struct lab *lab, const char *name);
 
 /* Value parsers (0 or -EINVAL): durations "200us 10ms 1.5s 2m", percentages "5%",
  * rates "1000/s", bit rates "10mbit 1gbit 500kbit", sizes "1k 64KiB 1M", addresses. */

@@ -1,5 +1,6 @@
-/* lab_names: TCP state and event names, and "did you mean" suggestions. */
+/* lab_names: TCP state, event and signal names, and "did you mean" suggestions. */
 #include <ctype.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,42 @@ int lab_event_parse(const char *s)
 		if (!strcasecmp(s, event_names[i]))
 			return i;
 	return -1;
+}
+
+/* The signals a lab may send a program, by the names kill(1) uses. */
+static const char *const signal_names[] = {
+	"HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "PIPE", "ALRM", "TERM", "CONT", "STOP",
+	"TSTP", "WINCH",
+};
+static const int signal_nums[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCONT,
+	SIGSTOP, SIGTSTP, SIGWINCH,
+};
+#define NSIGNALS (sizeof(signal_nums) / sizeof(signal_nums[0]))
+_Static_assert(sizeof(signal_names) / sizeof(signal_names[0]) == NSIGNALS, "signal table");
+
+int lab_signal_parse(const char *s)
+{
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < NSIGNALS; i++)
+		if (!strcasecmp(s, signal_names[i]))
+			return signal_nums[i];
+	return -1;
+}
+
+const char *lab_signal_name(int sig)
+{
+	for (size_t i = 0; i < NSIGNALS; i++)
+		if (signal_nums[i] == sig)
+			return signal_names[i];
+	return "?";
+}
+
+const char *const *lab_signal_names(size_t *n)
+{
+	*n = NSIGNALS;
+	return signal_names;
 }
 
 /* Damerau-free Levenshtein distance, case-insensitive, on short words. */

@@ -38,6 +38,7 @@ const char *expect_cmp_str(enum lab_cmp cmp)
 struct state_count {
 	const struct lab *lab;
 	const struct lab_step *st;
+	const struct expect_owner *owner;
 	int64_t n[LAB_TCP_MAX_STATES];
 };
 
@@ -58,6 +59,23 @@ static bool peer_matches(const struct state_count *c, const struct diag_sock *s)
 	return false;
 }
 
+static bool owned(const struct expect_owner *o, uint32_t inode)
+{
+	if (!o)
+		return true;
+	size_t lo = 0, hi = o->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->inodes[mid] == inode)
+			return inode != 0;
+		if (o->inodes[mid] < inode)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static int count_cb(const struct diag_sock *s, void *arg)
 {
 	struct state_count *c = arg;
@@ -65,7 +83,7 @@ static int count_cb(const struct diag_sock *s, void *arg)
 		memset(c->n, 0, sizeof(c->n));
 		return 0;
 	}
-	if (peer_matches(c, s))
+	if (peer_matches(c, s) && owned(c->owner, s->inode))
 		c->n[s->state]++;
 	return 0;
 }
@@ -97,14 +115,15 @@ static void peer_text(const struct lab *lab, const struct lab_step *st, char *bu
 }
 
 static int eval_state(struct diag *d, const struct lab *lab, const struct lab_step *st,
-		      bool *held, char *seen, size_t seenlen, struct lc_err *e)
+		      const struct expect_owner *owner, bool *held, char *seen, size_t seenlen,
+		      struct lc_err *e)
 {
 	struct diag_filter f = {0};
 	if (st->u.expect.port) {
 		f.ports[0] = st->u.expect.port;
 		f.nports = 1;
 	}
-	struct state_count c = {.lab = lab, .st = st};
+	struct state_count c = {.lab = lab, .st = st, .owner = owner};
 	int rc = diag_dump(d, &f, count_cb, &c, e);
 	if (rc < 0)
 		return rc;
@@ -122,6 +141,8 @@ static int eval_state(struct diag *d, const struct lab *lab, const struct lab_st
 	if (st->u.expect.port)
 		off = add(seen, seenlen, off, " on port %u", st->u.expect.port);
 	off = add(seen, seenlen, off, "%s", peer);
+	if (owner)
+		off = add(seen, seenlen, off, " held by %s", owner->name);
 	bool first = true;
 	for (int s = 1; s < LAB_TCP_MAX_STATES; s++) {
 		if (s == (int)want || !c.n[s])
@@ -224,6 +245,13 @@ static int eval_counter(int netns_fd, const struct lab_step *st, bool *held, cha
 int expect_eval(struct diag *d, int netns_fd, const struct lab *lab, const struct lab_step *st,
 		bool *held, char *seen, size_t seenlen, struct lc_err *e)
 {
+	return expect_eval_owned(d, netns_fd, lab, st, NULL, held, seen, seenlen, e);
+}
+
+int expect_eval_owned(struct diag *d, int netns_fd, const struct lab *lab,
+		      const struct lab_step *st, const struct expect_owner *owner, bool *held,
+		      char *seen, size_t seenlen, struct lc_err *e)
+{
 	*held = false;
 	if (seenlen)
 		seen[0] = '\0';
@@ -231,13 +259,15 @@ int expect_eval(struct diag *d, int netns_fd, const struct lab *lab, const struc
 		return err_set(e, -EINVAL, "expect_eval: not an expect step");
 	switch (st->u.expect.kind) {
 	case LAB_EXPECT_STATE:
-		return eval_state(d, lab, st, held, seen, seenlen, e);
+		return eval_state(d, lab, st, owner, held, seen, seenlen, e);
 	case LAB_EXPECT_QUEUE:
 		return eval_queue(d, st, held, seen, seenlen, e);
 	case LAB_EXPECT_COUNTER:
 		return eval_counter(netns_fd, st, held, seen, seenlen, e);
 	case LAB_EXPECT_EVENT:
 		return err_set(e, -ENOTSUP, "expect_eval: agent events are the runner's");
+	case LAB_EXPECT_PROGRAM:
+		return err_set(e, -ENOTSUP, "expect_eval: programs are the runner's");
 	}
 	return err_set(e, -EINVAL, "expect_eval: unknown kind %d", (int)st->u.expect.kind);
 }

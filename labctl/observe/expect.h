@@ -22,6 +22,17 @@
 int expect_eval(struct diag *d, int netns_fd, const struct lab *lab, const struct lab_step *st,
 		bool *held, char *seen, size_t seenlen, struct lc_err *e);
 
+/* The same, counting for socket states only the sockets whose inodes are in owned (sorted,
+ * n entries; NULL: every socket), which belong to the program named owner. */
+struct expect_owner {
+	const char *name;
+	const uint32_t *inodes;
+	size_t n;
+};
+int expect_eval_owned(struct diag *d, int netns_fd, const struct lab *lab,
+		      const struct lab_step *st, const struct expect_owner *owner, bool *held,
+		      char *seen, size_t seenlen, struct lc_err *e);
+
 /* v OP n */
 bool expect_count_holds(const struct lab_count *c, int64_t v);
 /* "== 5", ">= 1", ... */

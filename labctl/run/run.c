@@ -215,7 +215,8 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 		r->hosts[h].r = r;
 		r->hosts[h].index = h;
 	}
-	if ((rc = run_observe_start(r, e)) < 0 || (rc = run_capture_start(r, e)) < 0)
+	if ((rc = run_observe_start(r, e)) < 0 || (rc = run_capture_start(r, e)) < 0 ||
+	    (rc = run_progs_prepare(r, e)) < 0)
 		goto err;
 	if (r->o.expose) {
 		/* Record before binding, so a crash in between leaves nothing unaccounted for. */
@@ -290,6 +291,8 @@ static int step_exec(struct run *r, const struct lab_step *st, struct lc_err *e)
 		run_sleep(r, st->u.wait.ns);
 		run_log_step(r, st, "ok", "");
 		return 0;
+	case LAB_OP_START: case LAB_OP_RUN: case LAB_OP_STOP: case LAB_OP_SIGNAL:
+		return run_prog_step(r, st, e);
 	default:
 		return err_set(e, -ENOTSUP, "%s:%d:%d: this step is not supported yet",
 			       r->lab->file, st->pos.line, st->pos.col);
@@ -481,6 +484,7 @@ void run_free(struct run *r)
 	}
 	if (r->topo)
 		stall_point("unwind");
+	run_progs_free(r);
 	run_observe_free(r);
 	run_agents_free(r);
 	run_capture_free(r);

@@ -29,6 +29,7 @@ struct run_opts {
 	int64_t poll_ns;          /* sock_diag poll interval; default 1 ms */
 	FILE *out;
 	const char *kind;         /* registry kind when exposed: "run" or "up" */
+	bool allow_root;          /* --allow-root: program steps that say as-root may run as root */
 };
 
 struct run;

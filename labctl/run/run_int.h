@@ -9,11 +9,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <limits.h>
+
 #include "base/clock.h"
 #include "run/agentctl.h"
 #include "kernel/diag.h"
 #include "engine/engine.h"
 #include "run/run.h"
+#include "kernel/privs.h"
+#include "kernel/spawn.h"
 #include "observe/timeline.h"
 #include "run/topo.h"
 
@@ -37,6 +41,8 @@ struct run_event {
 };
 
 struct run_capture;
+struct run_prog;
+struct expect_owner;
 
 struct run {
 	const struct lab *lab;
@@ -78,6 +84,19 @@ struct run {
 	/* capture */
 	struct run_capture *caps;
 	int ncaps;
+
+	/* programs (run_prog.c) */
+	struct run_prog **progs;   /* one per lab->progs, each its own allocation */
+	int nprogs;
+	bool progs_ready;
+	struct privs_user user;    /* who the programs run as */
+	char progdir[PATH_MAX];    /* private: hosts files, and the logs without --capture */
+	char logdir[PATH_MAX];     /* where the logs go */
+	char labdir[PATH_MAX];     /* the programs' working directory: the lab file's */
+	bool keep_logs;
+	struct run_prog *prog_wait; /* the runner waits for this program to change */
+	int64_t prog_start_ns;     /* total time from spawn to exec, for the report */
+	int prog_nstarts;
 };
 
 void run_sleep(struct run *r, int64_t ns);
@@ -99,6 +118,19 @@ void run_observe_poll(struct run *r);
 int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e);
 void run_timeline_report(struct run *r);
 void run_observe_free(struct run *r);
+
+/* run_prog.c */
+bool run_is_prog_op(enum lab_op op);
+int run_progs_prepare(struct run *r, struct lc_err *e);
+int run_prog_step(struct run *r, const struct lab_step *st, struct lc_err *e);
+int run_prog_expect(struct run *r, const struct lab_step *st, bool *held, char *seen,
+		    size_t len);
+/* o receives program i's sockets (inodes is the array to free). */
+int run_prog_owner(struct run *r, int i, struct expect_owner *o, uint32_t **inodes,
+		   struct lc_err *e);
+/* The last lines of host h's programs (or of program only when only >= 0). */
+void run_prog_tails(struct run *r, int h, int only, char *buf, size_t len);
+void run_progs_free(struct run *r);
 
 /* run_capture.c */
 int run_capture_start(struct run *r, struct lc_err *e);

@@ -103,7 +103,10 @@ int run_observe_start(struct run *r, struct lc_err *e)
 	r->tl = timeline_new();
 	if (!r->tl)
 		return err_set(e, -ENOMEM, "out of memory");
-	if (r->pollf.nports == 0)
+	/* A program's ports are its own business: watch every port of a lab that runs one. */
+	if (lab->nprogs)
+		r->pollf.nports = 0;
+	else if (r->pollf.nports == 0)
 		return 0;
 	r->polling = true;
 	r->poll_interval = r->o.poll_ns;
@@ -131,9 +134,19 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 			snprintf(seen, sizeof(seen), "saw %" PRId64 " %s event%s%s%s", n,
 				 lab_event_name(st->u.expect.event), n == 1 ? "" : "s",
 				 st->u.expect.group[0] ? " in group " : "", st->u.expect.group);
+		} else if (st->u.expect.kind == LAB_EXPECT_PROGRAM) {
+			run_prog_expect(r, st, &held, seen, sizeof(seen));
 		} else {
-			int rc = expect_eval(r->hosts[h].diag, r->topo->hosts[h].fd, lab, st, &held,
-					     seen, sizeof(seen), e);
+			struct expect_owner own;
+			uint32_t *inodes = NULL;
+			int rc = 0;
+			if (st->u.expect.has_prog)
+				rc = run_prog_owner(r, st->u.expect.prog, &own, &inodes, e);
+			if (rc == 0)
+				rc = expect_eval_owned(r->hosts[h].diag, r->topo->hosts[h].fd, lab, st,
+						       st->u.expect.has_prog ? &own : NULL, &held,
+						       seen, sizeof(seen), e);
+			free(inodes);
 			if (rc < 0)
 				return err_prefix(e, "%s:%d:%d: ", lab->file, st->pos.line,
 						  st->pos.col);
@@ -155,7 +168,14 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 		run_log_step(r, st, "ok", seen);
 	} else {
 		r->nfailed++;
-		run_log_step(r, st, "FAIL", seen);
+		/* What the programs involved said last is often why. */
+		char tails[3072] = "", text[4096];
+		if (r->nprogs)
+			run_prog_tails(r, h, st->u.expect.kind == LAB_EXPECT_PROGRAM ||
+				       st->u.expect.has_prog ? st->u.expect.prog : -1, tails,
+				       sizeof(tails));
+		snprintf(text, sizeof(text), "%s%s%s", seen, *tails ? "\n" : "", tails);
+		run_log_step(r, st, "FAIL", text);
 	}
 	return 0;
 }
