@@ -22,6 +22,51 @@ static void check_usage(FILE *f)
 		"Exit codes: 0 every file is fine, 2 a file has errors (or cannot be read).\n");
 }
 
+/* An argument as a reader would type it: bare when it is plain, else in single quotes. */
+static void print_arg(const char *a)
+{
+	bool plain = *a != '\0';
+	for (const char *c = a; *c; c++)
+		plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			 (*c >= '0' && *c <= '9') || strchr("-_./:=@%+,", *c);
+	if (plain) {
+		fputs(a, stdout);
+		return;
+	}
+	putchar('\'');
+	for (const char *c = a; *c; c++)
+		fputs(*c == '\'' ? "'\\''" : (char[]){*c, 0}, stdout);
+	putchar('\'');
+}
+
+/* A lab is a document that runs commands: show every one, and as whom. */
+static void print_programs(const struct lab *lab)
+{
+	printf("  runs %d program%s, as the user who invokes labctl (SUDO_UID under sudo, "
+	       "else nobody):\n", lab->nprogs, lab->nprogs == 1 ? "" : "s");
+	for (int k = 0; k < lab->nprogs; k++) {
+		const struct lab_prog *g = &lab->progs[k];
+		printf("    line %-4d %-10s %-5s %-12s ", g->pos.line, lab->hosts[g->host].name,
+		       g->background ? "start" : "run", g->name);
+		for (int a = 0; a < g->argc; a++) {
+			if (a)
+				putchar(' ');
+			print_arg(g->argv[a]);
+		}
+		for (int v = 0; v < g->nenv; v++) {
+			fputs(v ? " " : "   (env ", stdout);
+			print_arg(g->env[v]);
+			if (v == g->nenv - 1)
+				putchar(')');
+		}
+		if (g->shell)
+			fputs("   [through a shell: the step says shell]", stdout);
+		if (g->as_root)
+			fputs("   [as root: only with --allow-root]", stdout);
+		putchar('\n');
+	}
+}
+
 int cmd_check(int argc, char **argv)
 {
 	bool quiet = false;
@@ -60,6 +105,8 @@ int cmd_check(int argc, char **argv)
 		if (!quiet)
 			printf("%s: ok (%d hosts, %d links, %d steps)\n", argv[i], lab->nhosts,
 			       lab->nlinks, lab->nsteps);
+		if (!quiet && lab->nprogs)
+			print_programs(lab);
 		lab_free(lab);
 	}
 	if (!nfiles) {

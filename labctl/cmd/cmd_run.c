@@ -31,6 +31,8 @@ static const char run_usage[] =
 	"  --poll DUR        sock_diag poll interval for the timeline (default 1ms)\n"
 	"  --low-latency     keep the CPUs out of idle states while the lab runs, for\n"
 	"                    precise delays on userlink (idle CPUs spin meanwhile)\n"
+	"  --allow-root      let program steps marked as-root run as root (programs run as\n"
+	"                    the invoking user otherwise: SUDO_UID, else nobody)\n"
 	"  --json            JSON lines instead of text\n"
 	"  -q, --quiet       print failures and verdicts only\n"
 	"\n"
@@ -134,6 +136,7 @@ int cmd_run(int argc, char **argv)
 		{"id", required_argument, 0, 'I'},     {"poll", required_argument, 0, 'P'},
 		{"json", no_argument, 0, 'J'},         {"quiet", no_argument, 0, 'q'},
 		{"low-latency", no_argument, 0, 'L'},  {"help", no_argument, 0, 'h'},
+		{"allow-root", no_argument, 0, 'R'},
 		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.out = stdout, .kind = "run"};
@@ -173,6 +176,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'J': o.json = true; break;
 		case 'L': o.low_latency = true; break;
+		case 'R': o.allow_root = true; break;
 		case 'q': o.quiet = true; break;
 		case 'h': fputs(run_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(run_usage, stderr); return LC_EXIT_USAGE;

@@ -13,6 +13,8 @@ int cmd_ss(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_ladder(int argc, char **argv);
 int cmd_impair(int argc, char **argv);
+int cmd_step(int argc, char **argv);
+int cmd_expect(int argc, char **argv);
 
 /* True when argv holds -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);

@@ -25,6 +25,8 @@ static const struct cmd cmds[] = {
 	{"watch", cmd_watch, "print socket state transitions live", true},
 	{"ladder", cmd_ladder, "draw a pcap's TCP exchange as a ladder diagram", false},
 	{"impair", cmd_impair, "change a link's impairments on a running lab", true},
+	{"step", cmd_step, "run one step line (agent, program, impair) on a running lab", true},
+	{"expect", cmd_expect, "check one expectation on a running lab (exit 0 or 1)", true},
 };
 
 static void usage(FILE *f)

@@ -29,7 +29,11 @@ static void load_lines(struct run *r)
 	char buf[1024];
 	if (!f)
 		return;
+	size_t cap = 0;
+	FILE *m = open_memstream(&r->src, &cap);
 	while (fgets(buf, sizeof(buf), f)) {
+		if (m)
+			fputs(buf, m);
 		buf[strcspn(buf, "\n")] = '\0';
 		char **nl = realloc(r->lines, (size_t)(r->nlines + 1) * sizeof(char *));
 		if (!nl)
@@ -40,6 +44,8 @@ static void load_lines(struct run *r)
 			break;
 		r->nlines++;
 	}
+	if (m)
+		fclose(m);
 	fclose(f);
 }
 
@@ -299,6 +305,8 @@ static int step_exec(struct run *r, const struct lab_step *st, struct lc_err *e)
 	}
 }
 
+static int steps_range(struct run *r, int from, int to, struct lc_err *e);
+
 int run_steps(struct run *r, struct lc_err *e)
 {
 	const struct lab *lab = r->lab;
@@ -329,13 +337,20 @@ int run_steps(struct run *r, struct lc_err *e)
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	r->t0_real = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
-	for (int i = 0; i < lab->nsteps;) {
+	return steps_range(r, 0, lab->nsteps, e);
+}
+
+/* Steps [from, to) of r->lab; the failed expectations so far, or a negative errno. */
+static int steps_range(struct run *r, int from, int to, struct lc_err *e)
+{
+	const struct lab *lab = r->lab;
+	for (int i = from; i < to;) {
 		if (r->interrupted)
 			return err_set(e, -EINTR, "interrupted");
 		/* Agent steps on one line (joined by '&') are all sent before any answer is
 		 * awaited, so e.g. two closes leave at the same instant and the FINs cross. */
 		int j = i;
-		while (j < lab->nsteps && lab->steps[j].together == lab->steps[i].together &&
+		while (j < to && lab->steps[j].together == lab->steps[i].together &&
 		       run_is_agent_op(lab->steps[j].op))
 			j++;
 		if (j > i) {
@@ -510,6 +525,10 @@ void run_free(struct run *r)
 	for (int i = 0; i < r->nlines; i++)
 		free(r->lines[i]);
 	free(r->lines);
+	for (int i = 0; i < r->nlive; i++)
+		lab_free(r->live[i]);
+	free(r->live);
+	free(r->src);
 	free(r);
 }
 
@@ -522,33 +541,169 @@ static void ctl_path(const char *id, struct sockaddr_un *sa)
 	snprintf(sa->sun_path, sizeof(sa->sun_path), REG_DIR "/%s.sock", id);
 }
 
+/* The errors of a parse that concern line `line` (the live one), as "step:COL: message";
+ * the others (should there be any) whole. */
+static void live_errors(const char *file, int line, const char *all, char *out, size_t len)
+{
+	char prefix[600];
+	int pl = snprintf(prefix, sizeof(prefix), "%s:%d:", file, line);
+	size_t off = 0;
+	for (const char *l = all; l && *l && off < len;) {
+		const char *nl = strchr(l, '\n');
+		int n = nl ? (int)(nl - l) : (int)strlen(l);
+		int w;
+		if (!strncmp(l, prefix, (size_t)pl))
+			w = snprintf(out + off, len - off, "%sline:%.*s", off ? "\n" : "", n - pl,
+				     l + pl);
+		else
+			w = snprintf(out + off, len - off, "%s%.*s", off ? "\n" : "", n, l);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+		l = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Parse a live line after everything before it and run its steps, the step log into out. */
+static int run_live(struct run *r, const struct run_ctl_line *req, char *out, size_t len)
+{
+	struct lc_err e = {0};
+	const char *text = req->text;
+	if (memchr(text, '\n', strnlen(text, RUN_CTL_LINE_MAX)) || !*text) {
+		snprintf(out, len, "a step is one line");
+		return LC_EXIT_USAGE;
+	}
+	const char *prev = r->src ? r->src : "";
+	size_t pl = strlen(prev);
+	char *joined = NULL;
+	bool nl = pl && prev[pl - 1] != '\n';
+	if (asprintf(&joined, "%s%s%s%s\n", prev, nl ? "\n" : "",
+		     req->kind == RUN_LINE_EXPECT ? "expect " : "", text) < 0) {
+		snprintf(out, len, "out of memory");
+		return LC_EXIT_USAGE;
+	}
+	int line = 1;
+	for (const char *c = joined; *c; c++)
+		line += *c == '\n';
+	line--;  /* the joined text ends with a newline */
+	struct lab *lab = NULL;
+	char *all = NULL;
+	if (lab_parse_string_errs(r->lab->file, joined, &lab, &e, &all) < 0) {
+		live_errors(r->lab->file, line, all ? all : e.msg, out, len);
+		free(all);
+		free(joined);
+		return LC_EXIT_USAGE;
+	}
+	int from = lab->nsteps;
+	while (from > 0 && lab->steps[from - 1].pos.line == line)
+		from--;
+	if (from == lab->nsteps || (req->kind == RUN_LINE_EXPECT &&
+				    lab->steps[lab->nsteps - 1].op != LAB_OP_EXPECT)) {
+		snprintf(out, len, "line: not a step: %s", text);
+		lab_free(lab);
+		free(joined);
+		return LC_EXIT_USAGE;
+	}
+	struct lab **lv = realloc(r->live, (size_t)(r->nlive + 1) * sizeof(*lv));
+	if (lv)
+		r->live = lv;
+	char **lines = realloc(r->lines, (size_t)(line > r->nlines ? line : r->nlines) *
+				   sizeof(char *));
+	if (lines)
+		r->lines = lines;
+	if (!lv || !lines) {
+		snprintf(out, len, "out of memory");
+		lab_free(lab);
+		free(joined);
+		return LC_EXIT_USAGE;
+	}
+	r->live[r->nlive++] = lab;
+	while (r->nlines < line)
+		r->lines[r->nlines++] = strdup("");
+	free(r->lines[line - 1]);
+	r->lines[line - 1] = strdup(joined + strlen(joined) - strlen(text) - 1 -
+				    (req->kind == RUN_LINE_EXPECT ? 7 : 0));
+	if (r->lines[line - 1])
+		r->lines[line - 1][strcspn(r->lines[line - 1], "\n")] = '\0';
+	free(r->src);
+	r->src = joined;
+	r->lab = lab;
+
+	FILE *saved = r->o.out, *m;
+	bool quiet = r->o.quiet, json = r->o.json;
+	char *buf = NULL;
+	size_t blen = 0;
+	if (!(m = open_memstream(&buf, &blen))) {
+		snprintf(out, len, "out of memory");
+		return LC_EXIT_USAGE;
+	}
+	r->o.out = m;
+	r->o.quiet = r->o.json = false;
+	if (!r->t0)
+		r->t0 = mono_ns();
+	int failed0 = r->nfailed;
+	int rc = steps_range(r, from, lab->nsteps, &e);
+	r->o.out = saved;
+	r->o.quiet = quiet;
+	r->o.json = json;
+	fclose(m);
+	snprintf(out, len, "%s", buf ? buf : "");
+	free(buf);
+	/* The supervisor's own log keeps them too. */
+	fprintf(saved, "%s", out);
+	fflush(saved);
+	if (rc < 0)
+		return LC_EXIT_USAGE;
+	return r->nfailed > failed0 ? LC_EXIT_FAIL : LC_EXIT_PASS;
+}
+
 static void on_ctl(struct ev_loop *loop, ev_io *w, int revents)
 {
-	(void)loop;
 	(void)revents;
 	struct run *r = w->data;
 	int c = accept4(r->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
-	struct run_ctl_req req;
+	union {
+		uint32_t magic;
+		struct run_ctl_req imp;
+		struct run_ctl_line line;
+	} *req = calloc(1, sizeof(*req));
 	struct run_ctl_rep rep = {0};
 	struct lc_err e = {0};
 	struct timeval tv = {2, 0};
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ssize_t n = recv(c, &req, sizeof(req), 0);
-	if (n != (ssize_t)sizeof(req) || req.magic != RUN_CTL_MAGIC) {
+	ssize_t n = req ? recv(c, req, sizeof(*req), 0) : -1;
+	if (n == (ssize_t)sizeof(struct run_ctl_line) && req->magic == RUN_CTL_MAGIC_LINE) {
+		struct run_ctl_line_rep *lr = calloc(1, sizeof(*lr));
+		if (lr) {
+			/* Steps run the loop themselves: no second request meanwhile. */
+			ev_io_stop(loop, w);
+			req->line.text[RUN_CTL_LINE_MAX - 1] = '\0';
+			lr->status = run_live(r, &req->line, lr->out, sizeof(lr->out));
+			ev_io_start(loop, w);
+			(void)!send(c, lr, sizeof(*lr), MSG_NOSIGNAL);
+			free(lr);
+		}
+		free(req);
+		close(c);
+		return;
+	}
+	if (n != (ssize_t)sizeof(struct run_ctl_req) || req->magic != RUN_CTL_MAGIC) {
 		rep.rc = -EPROTO;
 		snprintf(rep.msg, sizeof(rep.msg), "malformed request");
 	} else {
-		rep.rc = run_impair(r, req.link, req.dir_only, req.dir, req.imp, &e);
-		const struct lab_link *L = req.link >= 0 && req.link < r->lab->nlinks
-			? &r->lab->links[req.link] : NULL;
+		rep.rc = run_impair(r, req->imp.link, req->imp.dir_only, req->imp.dir, req->imp.imp,
+				    &e);
+		const struct lab_link *L = req->imp.link >= 0 && req->imp.link < r->lab->nlinks
+			? &r->lab->links[req->imp.link] : NULL;
 		if (rep.rc < 0)
 			snprintf(rep.msg, sizeof(rep.msg), "%s", e.msg);
 		else if (L)
 			snprintf(rep.msg, sizeof(rep.msg), "link %s %s changed (%s engine)",
 				 r->lab->hosts[L->a].name, r->lab->hosts[L->b].name, r->en->ops->name);
 	}
+	free(req);
 	(void)!send(c, &rep, sizeof(rep), MSG_NOSIGNAL);
 	close(c);
 }
@@ -596,6 +751,34 @@ int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_r
 		rc = err_set(e, -EPROTO, "no answer from lab %s's supervisor", id);
 	else
 		rep->msg[sizeof(rep->msg) - 1] = '\0';
+	close(fd);
+	return rc;
+}
+
+int run_ctl_line_call(const char *id, const struct run_ctl_line *req,
+		      struct run_ctl_line_rep *rep, struct lc_err *e)
+{
+	struct sockaddr_un sa;
+	ctl_path(id, &sa);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	int sz = (int)sizeof(*rep) * 2;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	int rc = 0;
+	ssize_t n;
+	/* No receive timeout: a step may wait (expect ... within, a run's timeout).  A
+	 * supervisor that dies closes the socket, and recv returns. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		rc = err_set(e, -errno, "cannot reach lab %s's supervisor at %s: %s", id, sa.sun_path,
+			     strerror(errno));
+	else if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req))
+		rc = err_set(e, -errno, "sending to the supervisor: %s", strerror(errno));
+	else if ((n = recv(fd, rep, sizeof(*rep), 0)) != (ssize_t)sizeof(*rep))
+		rc = err_set(e, -EPROTO, "no answer from lab %s's supervisor%s", id,
+			     n == 0 ? " (it closed the connection: is the lab still up?)" : "");
+	else
+		rep->out[sizeof(rep->out) - 1] = '\0';
 	close(fd);
 	return rc;
 }

@@ -60,6 +60,23 @@ struct run_ctl_rep {
 	int32_t rc;
 	char msg[LC_ERR_MAX];
 };
+/* `labctl step ID LINE` and `labctl expect ID LINE`: a lab file line for the supervisor to
+ * parse after the lab's own lines (and the live lines before it) and run. */
+#define RUN_CTL_MAGIC_LINE 0x6c616232u
+#define RUN_CTL_LINE_MAX 4096
+#define RUN_CTL_OUT_MAX 32768
+enum { RUN_LINE_STEP, RUN_LINE_EXPECT };
+struct run_ctl_line {
+	uint32_t magic;
+	int32_t kind;                 /* RUN_LINE_* */
+	char text[RUN_CTL_LINE_MAX];  /* the line, as it would stand in the lab file */
+};
+struct run_ctl_line_rep {
+	int32_t status;               /* LC_EXIT_*: 0 held/ran, 1 failed, 2 bad line or error */
+	char out[RUN_CTL_OUT_MAX];    /* the step log's lines, or the errors */
+};
+int run_ctl_line_call(const char *id, const struct run_ctl_line *req,
+		      struct run_ctl_line_rep *rep, struct lc_err *e);
 int run_ctl_listen(struct run *r, struct lc_err *e);
 int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_rep *rep,
 		 struct lc_err *e);

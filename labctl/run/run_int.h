@@ -55,8 +55,11 @@ struct run {
 	ev_io ctl_w;
 	char id[TOPO_ID_MAX];
 	char why_engine[256];
-	char **lines;            /* the lab file's lines, for the step log */
+	char **lines;            /* the lab file's lines, for the step log (and live lines) */
 	int nlines;
+	char *src;               /* the lab file's text and the live lines parsed after it */
+	struct lab **live;       /* labs parsed for live lines (r->lab is the newest); freed last */
+	int nlive;
 	int64_t t0;              /* CLOCK_MONOTONIC ns at the first step */
 	int64_t t0_real;         /* CLOCK_REALTIME at the same moment */
 	bool registered;
