@@ -1,0 +1,179 @@
+/* lab_int: the lab parser's internals, shared by lab_parse.c (the dispatcher: lines,
+ * statements, the whole-file checks, the public API), lab_lex.c (tokens, values, errors),
+ * lab_topo.c, lab_impair.c, lab_step.c and lab_expect.c (one kind of statement each).
+ * Not for other modules: lab.h is the interface.
+ *
+ * A statement parser gets its line's tokens t[0..n) and returns 0, or -1 after recording its
+ * one error with perr(); the statement is then dropped whole.
+ */
+#ifndef LABCTL_LAB_INT_H
+#define LABCTL_LAB_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab/lab.h"
+
+#define LAB_MAX_ERRORS 50
+
+struct tok {
+	const char *s;
+	int col;
+	bool quoted;
+};
+
+struct line {
+	int lineno;
+	struct tok *toks;
+	int ntoks;
+	int bad_col;          /* tokenizer error: column, message */
+	const char *bad_msg;
+	int end_col;          /* column just past the last character */
+};
+
+struct group {
+	int host;
+	char name[LAB_NAME_MAX];
+	bool listen;          /* made by listen (else by connect) */
+	struct lab_pos pos;
+};
+
+struct decl {
+	const char *name;
+	int line;
+};
+
+struct deferred {
+	int index;            /* step index (flood from) */
+	struct lab_pos pos;
+};
+
+struct perr_item {
+	int line, col, seq;
+	char *text;          /* "FILE:LINE:COL: message" */
+};
+
+struct parser {
+	struct lab *lab;
+	const char *file;
+	int line;
+	int end_col;
+	/* errors, sorted by line when done (whole-file checks come last) */
+	struct perr_item *items;
+	int nerr, cap_items;
+	bool stopped;
+	bool oom;
+	char *errs;          /* joined, built at the end */
+	size_t elen, ecap;
+	/* growable arrays of the lab */
+	int cap_hosts, cap_links, cap_routes, cap_rules, cap_captures, cap_steps;
+	/* parser-side bookkeeping */
+	struct lab_pos (*addr_pos)[LAB_HOST_ADDRS];  /* parallel to lab->hosts */
+	struct group *groups;
+	int ngroups, cap_groups;
+	struct decl *decls;
+	int ndecls, cap_decls;
+	struct deferred *floods;
+	int nfloods, cap_floods;
+	struct lab_pos pos_lab, pos_about, pos_seed, pos_blackhole;
+	int together;
+};
+
+static inline struct lab_pos pos_at(struct parser *p, int col)
+{
+	struct lab_pos pos = {p->line, col};
+	return pos;
+}
+
+/* ---- lab_lex.c: errors ---- */
+
+/* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return perr(...)`. */
+__attribute__((format(printf, 3, 4)))
+int perr(struct parser *p, int col, const char *fmt, ...);
+/* Sort by line (stable) and join with '\n' into p->errs. */
+void errs_join(struct parser *p);
+/* "; did you mean X?" or "" */
+const char *mean(char *buf, size_t len, const char *word, const char *const *cands,
+		 size_t n);
+int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
+		const char *const *keys, size_t n);
+/* A new zeroed element at the end of *arr (n elements, cap allocated); NULL when out of
+ * memory. */
+void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz);
+
+/* ---- lab_lex.c: tokens and values ---- */
+
+int tokenize(struct parser *p, const char *src, size_t len, struct line *ln, char **ap);
+/* Column for "X needs a value" when the value is missing: the keyword's own column. */
+int need(struct parser *p, const struct tok *t, int i, int n, const char *what);
+/* A whole number in [min, max]: digits only. */
+int parse_uint(const char *s, int64_t min, int64_t max, int64_t *out);
+int get_uint(struct parser *p, const struct tok *t, const char *what, int64_t min,
+	     int64_t max, int64_t *out);
+int get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *port);
+int get_duration(struct parser *p, const struct tok *t, int64_t *ns);
+int get_percent(struct parser *p, const struct tok *t, double *pct);
+int get_rate(struct parser *p, const struct tok *t, double *r);
+/* Lab and group names: [A-Za-z0-9_.-]. */
+bool valid_name(const char *s);
+
+/* ---- lab_parse.c: names the statements share ---- */
+
+bool is_statement(const char *s);
+/* Look up a host used by a statement; error (with suggestion, or "declared later") if
+ * absent. */
+int get_host_s(struct parser *p, const char *name, int col);
+int get_host(struct parser *p, const struct tok *t);
+bool addr_equal(const struct lab_addr *a, const struct lab_addr *b);
+/* The host owning address a (prefix ignored), or -1. */
+int addr_owner(const struct lab *lab, const struct lab_addr *a);
+bool host_has_addr(const struct lab_host *h, const struct lab_addr *a);
+void fmt_addr(const struct lab_addr *a, char *buf, size_t len);
+/* "10.0.0.2/24, fd00::2/64" for messages. */
+void host_addr_list(const struct lab_host *h, char *buf, size_t len);
+struct group *group_find(struct parser *p, int host, const char *name);
+/* Define (or re-use) group `name` on host for a listen or a connect. */
+int group_define(struct parser *p, int host, const char *name, bool listen, int col);
+int group_use(struct parser *p, int host, const struct tok *t, struct group **out);
+int get_group_name(struct parser *p, const struct tok *t, char *out);
+
+/* ---- lab_topo.c ---- */
+
+int st_lab(struct parser *p, struct tok *t, int n);
+int st_about(struct parser *p, struct tok *t, int n);
+int st_seed(struct parser *p, struct tok *t, int n);
+int st_blackhole(struct parser *p, struct tok *t, int n);
+int st_host(struct parser *p, struct tok *t, int n);
+int st_link(struct parser *p, struct tok *t, int n);
+int st_route(struct parser *p, struct tok *t, int n);
+int st_capture(struct parser *p, struct tok *t, int n);
+int st_drop(struct parser *p, struct tok *t, int n);
+/* "A>B" naming an existing link: link index and direction. */
+int link_dir(struct parser *p, const struct tok *t, int *link, int *dir);
+
+/* ---- lab_impair.c ---- */
+
+/* Is token s a direction "X>Y"? */
+bool is_dir_tok(const char *s);
+/* Parse impairments from t[i..n) into imp[0..1] for a link between hosts a and b.
+ * Keys before any X>Y apply to both directions, after it to that direction only.
+ * *cleared is set when the only word is "clear" (impair steps). */
+int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
+		  struct lab_impair imp[2], bool allow_clear, bool *cleared);
+
+/* ---- lab_step.c ---- */
+
+struct lab_step *new_step(struct parser *p, enum lab_op op, int host, int col);
+int step_listen(struct parser *p, int h, struct tok *t, int n);
+int step_connect(struct parser *p, int h, struct tok *t, int n);
+int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n);
+int step_flood(struct parser *p, int h, struct tok *t, int n);
+int st_impair(struct parser *p, struct tok *t, int n);
+int st_wait(struct parser *p, struct tok *t, int n);
+
+/* ---- lab_expect.c ---- */
+
+int st_expect(struct parser *p, struct tok *t, int n);
+
+#endif

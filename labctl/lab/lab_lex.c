@@ -1,0 +1,322 @@
+/* lab_lex: a lab file's lines as tokens, tokens as values, and the error machinery.
+ *
+ * tokenize() splits a line into words and quoted strings; lab_int.h's value readers (need,
+ * get_uint, get_duration, ...) turn a token into a number, a duration or a rate with the
+ * message a student reads when it is not one; perr() records "FILE:LINE:COL: message" and
+ * errs_join() sorts and joins them at the end.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab/lab_int.h"
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static void err_add(struct parser *p, int line, int col, const char *text)
+{
+	int seq = p->nerr;
+	struct perr_item *it = push(p, (void **)&p->items, &p->nerr, &p->cap_items,
+				    sizeof(*it));
+	if (!it)
+		return;
+	it->line = line;
+	it->col = col;
+	it->seq = seq;
+	it->text = strdup(text);
+	if (!it->text)
+		p->oom = true;
+}
+
+/* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return perr(...)`. */
+__attribute__((format(printf, 3, 4)))
+int perr(struct parser *p, int col, const char *fmt, ...)
+{
+	char msg[768], line[1024];
+	if (p->stopped)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s:%d:%d: %s", p->file, p->line, col > 0 ? col : 1, msg);
+	err_add(p, p->line, col, line);
+	if (p->nerr >= LAB_MAX_ERRORS) {
+		snprintf(line, sizeof(line), "%s:%d:%d: too many errors (%d); stopping here",
+			 p->file, p->line, col > 0 ? col : 1, LAB_MAX_ERRORS);
+		err_add(p, 1 << 30, 0, line);
+		p->stopped = true;
+	}
+	return -1;
+}
+
+static int item_cmp(const void *x, const void *y)
+{
+	const struct perr_item *a = x, *b = y;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sort by line (stable) and join with '\n' into p->errs. */
+void errs_join(struct parser *p)
+{
+	qsort(p->items, (size_t)p->nerr, sizeof(*p->items), item_cmp);
+	size_t len = 1;
+	for (int i = 0; i < p->nerr; i++)
+		len += strlen(p->items[i].text ? p->items[i].text : "") + 1;
+	p->errs = malloc(len);
+	if (!p->errs) {
+		p->oom = true;
+		return;
+	}
+	p->elen = 0;
+	p->errs[0] = '\0';
+	for (int i = 0; i < p->nerr; i++) {
+		const char *t = p->items[i].text ? p->items[i].text : "";
+		size_t l = strlen(t);
+		if (i)
+			p->errs[p->elen++] = '\n';
+		memcpy(p->errs + p->elen, t, l + 1);
+		p->elen += l;
+	}
+}
+
+/* "; did you mean X?" or "" */
+const char *mean(char *buf, size_t len, const char *word, const char *const *cands,
+		 size_t n)
+{
+	const char *s = lab_suggest(word, cands, n);
+	if (s)
+		snprintf(buf, len, "; did you mean %s?", s);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/* ---- growable arrays -------------------------------------------------------------------- */
+
+/* A new zeroed element at the end of *arr (n elements, cap allocated); NULL when out of
+ * memory. */
+void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz)
+{
+	if (*n == *cap) {
+		int nc = *cap ? *cap * 2 : 8;
+		void *na = realloc(*arr, (size_t)nc * sz);
+		if (!na) {
+			p->oom = true;
+			return NULL;
+		}
+		*arr = na;
+		*cap = nc;
+	}
+	void *el = (char *)*arr + (size_t)*n * sz;
+	memset(el, 0, sz);
+	(*n)++;
+	return el;
+}
+
+/* ---- tokenizer -------------------------------------------------------------------------- */
+
+/* Split one line (src, len bytes, no newline) into tokens written into the arena at *ap.
+ * '#' outside quotes ends the line; '&' outside quotes is a token of its own; "..." quotes
+ * (with \" and \\) may hold spaces and '#'. */
+int tokenize(struct parser *p, const char *src, size_t len, struct line *ln, char **ap)
+{
+	char *arena = *ap;
+	int cap = 0;
+	size_t i = 0;
+	ln->end_col = 1;
+	for (size_t k = len; k > 0; k--)
+		if (!isspace((unsigned char)src[k - 1])) {
+			ln->end_col = (int)k + 1;
+			break;
+		}
+	while (i < len) {
+		unsigned char c = (unsigned char)src[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
+			i++;
+			continue;
+		}
+		if (c == '#')
+			break;
+		if (ln->ntoks == cap) {
+			int nc = cap ? cap * 2 : 8;
+			struct tok *nt = realloc(ln->toks, (size_t)nc * sizeof(*nt));
+			if (!nt) {
+				p->oom = true;
+				return -ENOMEM;
+			}
+			ln->toks = nt;
+			cap = nc;
+		}
+		struct tok *t = &ln->toks[ln->ntoks++];
+		t->s = arena;
+		t->col = (int)i + 1;
+		t->quoted = false;
+		if (c == '&') {
+			*arena++ = '&';
+			*arena++ = '\0';
+			i++;
+			continue;
+		}
+		bool inq = false;
+		size_t qstart = 0;
+		while (i < len) {
+			c = (unsigned char)src[i];
+			if (!inq && (isspace(c) || c == '#' || c == '&'))
+				break;
+			if (c == '"') {
+				inq = !inq;
+				t->quoted = true;
+				qstart = i;
+				i++;
+				continue;
+			}
+			if (inq && c == '\\') {
+				if (i + 1 < len && (src[i + 1] == '"' || src[i + 1] == '\\')) {
+					*arena++ = src[i + 1];
+					i += 2;
+					continue;
+				}
+				ln->bad_col = (int)i + 1;
+				ln->bad_msg = "unknown escape in string (only \\\" and \\\\)";
+				*arena++ = '\0';
+				*ap = arena;
+				return 0;
+			}
+			if (c < 0x20 && c != '\t') {
+				ln->bad_col = (int)i + 1;
+				ln->bad_msg = "control character in line";
+				*arena++ = '\0';
+				*ap = arena;
+				return 0;
+			}
+			*arena++ = (char)c;
+			i++;
+		}
+		*arena++ = '\0';
+		if (inq) {
+			ln->bad_col = (int)qstart + 1;
+			ln->bad_msg = "unterminated string (missing closing \")";
+			*ap = arena;
+			return 0;
+		}
+	}
+	*ap = arena;
+	return 0;
+}
+
+/* ---- values --------------------------------------------------------------------------- */
+
+/* Column for "X needs a value" when the value is missing: the keyword's own column. */
+int need(struct parser *p, const struct tok *t, int i, int n, const char *what)
+{
+	if (i + 1 < n)
+		return 0;
+	return perr(p, t[i].col, "%s needs %s", t[i].s, what);
+}
+
+/* A whole number in [min, max]: digits only. */
+int parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+	if (!*s)
+		return -EINVAL;
+	for (const char *c = s; *c; c++) {
+		if (!isdigit((unsigned char)*c))
+			return -EINVAL;
+		if (v > (INT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (*c - '0');
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int get_uint(struct parser *p, const struct tok *t, const char *what, int64_t min,
+	     int64_t max, int64_t *out)
+{
+	if (parse_uint(t->s, min, max, out) == 0)
+		return 0;
+	return perr(p, t->col, "%s must be a whole number from %lld to %lld, got \"%s\"", what,
+		    (long long)min, (long long)max, t->s);
+}
+
+int get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *port)
+{
+	int64_t v;
+	if (parse_uint(s, 1, 65535, &v))
+		return perr(p, t->col, "port must be 1 to 65535, got \"%s\"", s);
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int get_duration(struct parser *p, const struct tok *t, int64_t *ns)
+{
+	int rc = lab_parse_duration(t->s, ns);
+	if (rc == -ERANGE)
+		return perr(p, t->col, "duration \"%s\" is too large", t->s);
+	if (rc)
+		return perr(p, t->col, "expected a duration like 10ms, got \"%s\"", t->s);
+	return 0;
+}
+
+int get_percent(struct parser *p, const struct tok *t, double *pct)
+{
+	int rc = lab_parse_percent(t->s, pct);
+	if (rc == -ERANGE)
+		return perr(p, t->col, "percentage \"%s\" is out of range (0%% to 100%%)", t->s);
+	if (rc)
+		return perr(p, t->col, "expected a percentage like 5%%, got \"%s\"", t->s);
+	return 0;
+}
+
+int get_rate(struct parser *p, const struct tok *t, double *r)
+{
+	int rc = lab_parse_rate(t->s, r);
+	if (rc == -ERANGE)
+		return perr(p, t->col, "rate \"%s\" is too large", t->s);
+	if (rc)
+		return perr(p, t->col, "expected a rate like 1000/s, got \"%s\"", t->s);
+	return 0;
+}
+
+/* Lab and group names: [A-Za-z0-9_.-]. */
+bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
+			return false;
+	return true;
+}
+
+int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
+		const char *const *keys, size_t n)
+{
+	char sug[96], list[256];
+	mean(sug, sizeof(sug), t->s, keys, n);
+	if (sug[0])
+		return perr(p, t->col, "unknown key \"%s\"%s", t->s, sug);
+	size_t off = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && off < sizeof(list); i++) {
+		int w = snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", keys[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	return perr(p, t->col, "unknown key \"%s\" (%s takes %s)", t->s, stmt, list);
+}
+
+/* Split "X:PORT": X is "" (listen only), a host name, an IPv4 address, or "[v6]".
+ * Writes X into xbuf; returns 0 or an error. */

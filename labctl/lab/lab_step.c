@@ -1,0 +1,456 @@
+/* lab_step: the steps: HOST listen, connect, send, shutdown, close, abort, accept, unlisten
+ * and flood, and impair and wait (grammar: docs/lab-format.md, "Steps").
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lab/lab_int.h"
+
+/* ---- steps ------------------------------------------------------------------------------ */
+
+struct lab_step *new_step(struct parser *p, enum lab_op op, int host, int col)
+{
+	struct lab_step *s = push(p, (void **)&p->lab->steps, &p->lab->nsteps, &p->cap_steps,
+				  sizeof(*s));
+	if (!s)
+		return NULL;
+	s->op = op;
+	s->host = host;
+	s->together = p->together;
+	s->pos = pos_at(p, col);
+	return s;
+}
+
+static int split_hostport(struct parser *p, const struct tok *t, char *xbuf, size_t xlen,
+			  uint16_t *port)
+{
+	const char *s = t->s, *portstr;
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return perr(p, t->col, "expected [ADDR]:PORT like [fd00::2]:80, got \"%s\"",
+				    s);
+		size_t l = (size_t)(rb - s - 1);
+		if (l >= xlen)
+			return perr(p, t->col, "address too long in \"%s\"", s);
+		memcpy(xbuf, s + 1, l);
+		xbuf[l] = '\0';
+		portstr = rb + 2;
+	} else {
+		const char *c = strrchr(s, ':');
+		if (!c)
+			return perr(p, t->col, "expected HOST:PORT like server:8080, got \"%s\"", s);
+		if (strchr(s, ':') != c)
+			return perr(p, t->col,
+				    "write IPv6 addresses in brackets, like [fd00::2]:80 (got "
+				    "\"%s\")",
+				    s);
+		size_t l = (size_t)(c - s);
+		if (l >= xlen)
+			return perr(p, t->col, "host too long in \"%s\"", s);
+		memcpy(xbuf, s, l);
+		xbuf[l] = '\0';
+		portstr = c + 1;
+	}
+	if (!*portstr)
+		return perr(p, t->col, "missing port in \"%s\"", s);
+	return get_port(p, t, portstr, port);
+}
+
+/* TARGET:PORT for connect and flood: a host name or an address of a lab host. */
+static int get_target(struct parser *p, const struct tok *t, int *host, struct lab_addr *addr,
+		      uint16_t *port)
+{
+	char x[128];
+	if (split_hostport(p, t, x, sizeof(x), port))
+		return -1;
+	memset(addr, 0, sizeof(*addr));
+	*host = -1;
+	if (!x[0])
+		return perr(p, t->col, "missing target host in \"%s\"", t->s);
+	if (lab_parse_addr(x, false, addr) == 0) {
+		if (addr_owner(p->lab, addr) < 0)
+			return perr(p, t->col,
+				    "%s is not an address of any host in this lab; labctl connects "
+				    "only inside the lab",
+				    x);
+		return 0;
+	}
+	if (t->s[0] == '[')
+		return perr(p, t->col, "bad IPv6 address \"%s\"", x);
+	if (isdigit((unsigned char)x[0]))
+		return perr(p, t->col, "bad address \"%s\"", x);
+	*host = get_host_s(p, x, t->col);
+	return *host < 0 ? -1 : 0;
+}
+
+int step_listen(struct parser *p, int h, struct tok *t, int n)
+{
+	static const char *const keys[] = {"backlog", "accept", "on-eof", "data", "as"};
+	if (n < 3)
+		return perr(p, t[1].col, "listen needs [ADDR]:PORT, like :8080");
+	struct lab_step s;
+	memset(&s, 0, sizeof(s));
+	s.u.listen.backlog = 128;
+	snprintf(s.u.listen.group, LAB_NAME_MAX, "s");
+	char x[128];
+	const struct tok *at = &t[2];
+	if (!strchr(at->s, ':') && isdigit((unsigned char)at->s[0])) {
+		/* a bare port: "listen 8080" reads as ":8080" */
+		x[0] = '\0';
+		if (get_port(p, at, at->s, &s.u.listen.port))
+			return -1;
+	} else if (split_hostport(p, at, x, sizeof(x), &s.u.listen.port)) {
+		return -1;
+	}
+	if (x[0]) {
+		if (lab_parse_addr(x, false, &s.u.listen.addr))
+			return perr(p, at->col, "bad address \"%s\"", x);
+		const struct lab_host *hh = &p->lab->hosts[h];
+		if (!host_has_addr(hh, &s.u.listen.addr)) {
+			char list[256];
+			host_addr_list(hh, list, sizeof(list));
+			return perr(p, at->col, "%s is not an address of host %s (it has %s)", x,
+				    hh->name, list);
+		}
+		s.u.listen.has_addr = true;
+	}
+	int group_col = t[1].col;
+	for (int i = 3; i < n; i++) {
+		const char *k = t[i].s;
+		if (!strcmp(k, "backlog")) {
+			int64_t v;
+			if (need(p, t, i, n, "a number") ||
+			    get_uint(p, &t[i + 1], "backlog", 0, 1048576, &v))
+				return -1;
+			s.u.listen.backlog = (int)v;
+			i++;
+		} else if (!strcmp(k, "accept")) {
+			static const char *const modes[] = {"auto", "never", "manual", "after"};
+			if (need(p, t, i, n, "auto, never, manual or after DUR"))
+				return -1;
+			i++;
+			int m = -1;
+			for (int j = 0; j < 4; j++)
+				if (!strcmp(t[i].s, modes[j]))
+					m = j;
+			if (m < 0) {
+				char sug[96];
+				mean(sug, sizeof(sug), t[i].s, modes, 4);
+				return perr(p, t[i].col,
+					    "accept must be auto, never, manual or after DUR, got "
+					    "\"%s\"%s",
+					    t[i].s, sug);
+			}
+			s.u.listen.accept = (enum lab_accept_mode)m;
+			if (m == LAB_ACCEPT_AFTER) {
+				if (need(p, t, i, n, "a duration like 1s") ||
+				    get_duration(p, &t[i + 1], &s.u.listen.accept_after_ns))
+					return -1;
+				i++;
+			}
+		} else if (!strcmp(k, "on-eof")) {
+			static const char *const modes[] = {"close", "keep", "shutdown"};
+			if (need(p, t, i, n, "close, keep or shutdown"))
+				return -1;
+			i++;
+			int m = -1;
+			for (int j = 0; j < 3; j++)
+				if (!strcmp(t[i].s, modes[j]))
+					m = j;
+			if (m < 0) {
+				char sug[96];
+				mean(sug, sizeof(sug), t[i].s, modes, 3);
+				return perr(p, t[i].col,
+					    "on-eof must be close, keep or shutdown, got \"%s\"%s",
+					    t[i].s, sug);
+			}
+			s.u.listen.on_eof = (enum lab_eof_mode)m;
+		} else if (!strcmp(k, "data")) {
+			/* ignore: never read, so bytes pile up in the receive queue (and a
+			 * close() with unread data sends RST, RFC 2525 2.17) */
+			static const char *const modes[] = {"sink", "echo", "source", "ignore"};
+			if (need(p, t, i, n, "sink, echo, source or ignore"))
+				return -1;
+			i++;
+			int m = -1;
+			for (int j = 0; j < 4; j++)
+				if (!strcmp(t[i].s, modes[j]))
+					m = j;
+			if (m < 0) {
+				char sug[96];
+				mean(sug, sizeof(sug), t[i].s, modes, 4);
+				return perr(p, t[i].col,
+					    "data must be sink, echo, source or ignore, got \"%s\"%s", t[i].s,
+					    sug);
+			}
+			s.u.listen.data = (enum lab_data_mode)m;
+		} else if (!strcmp(k, "as")) {
+			if (need(p, t, i, n, "a group name") ||
+			    get_group_name(p, &t[i + 1], s.u.listen.group))
+				return -1;
+			i++;
+			group_col = t[i].col;
+		} else {
+			return unknown_key(p, &t[i], "listen", keys, 5);
+		}
+	}
+	if (group_define(p, h, s.u.listen.group, true, group_col))
+		return -1;
+	struct lab_step *ns = new_step(p, LAB_OP_LISTEN, h, t[0].col);
+	if (!ns)
+		return -1;
+	ns->u = s.u;
+	return 0;
+}
+
+int step_connect(struct parser *p, int h, struct tok *t, int n)
+{
+	static const char *const keys[] = {"count", "rate", "as", "from"};
+	if (n < 3)
+		return perr(p, t[1].col, "connect needs TARGET:PORT, like server:8080");
+	struct lab_step s;
+	memset(&s, 0, sizeof(s));
+	s.u.connect.count = 1;
+	snprintf(s.u.connect.group, LAB_NAME_MAX, "c");
+	if (get_target(p, &t[2], &s.u.connect.target_host, &s.u.connect.target,
+		       &s.u.connect.port))
+		return -1;
+	int group_col = t[1].col, from_col = 0;
+	for (int i = 3; i < n; i++) {
+		const char *k = t[i].s;
+		if (!strcmp(k, "count")) {
+			if (need(p, t, i, n, "a number") ||
+			    get_uint(p, &t[i + 1], "count", 1, 1000000000, &s.u.connect.count))
+				return -1;
+			i++;
+		} else if (!strcmp(k, "rate")) {
+			if (need(p, t, i, n, "a rate like 100/s") ||
+			    get_rate(p, &t[i + 1], &s.u.connect.rate))
+				return -1;
+			i++;
+		} else if (!strcmp(k, "as")) {
+			if (need(p, t, i, n, "a group name") ||
+			    get_group_name(p, &t[i + 1], s.u.connect.group))
+				return -1;
+			i++;
+			group_col = t[i].col;
+		} else if (!strcmp(k, "from")) {
+			if (need(p, t, i, n, "one of the host's addresses"))
+				return -1;
+			i++;
+			if (lab_parse_addr(t[i].s, false, &s.u.connect.from))
+				return perr(p, t[i].col, "expected an address like 10.0.0.1, got \"%s\"",
+					    t[i].s);
+			const struct lab_host *hh = &p->lab->hosts[h];
+			if (!host_has_addr(hh, &s.u.connect.from)) {
+				char list[256];
+				host_addr_list(hh, list, sizeof(list));
+				return perr(p, t[i].col, "%s is not an address of host %s (it has %s)",
+					    t[i].s, hh->name, list);
+			}
+			s.u.connect.has_from = true;
+			from_col = t[i].col;
+		} else {
+			return unknown_key(p, &t[i], "connect", keys, 4);
+		}
+	}
+	if (s.u.connect.has_from && s.u.connect.target.family &&
+	    s.u.connect.target.family != s.u.connect.from.family)
+		return perr(p, from_col, "from address and target are different address families");
+	if (group_define(p, h, s.u.connect.group, false, group_col))
+		return -1;
+	struct lab_step *ns = new_step(p, LAB_OP_CONNECT, h, t[0].col);
+	if (!ns)
+		return -1;
+	ns->u = s.u;
+	return 0;
+}
+
+int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
+{
+	const char *verb = t[1].s;
+	struct lab_step s;
+	memset(&s, 0, sizeof(s));
+	s.u.group.count = -1;
+	if (n < 3)
+		return perr(p, t[1].col, "%s needs a group name%s", verb,
+			    op == LAB_OP_SEND ? " and a size" : "");
+	struct group *g = NULL;
+	if (group_use(p, h, &t[2], &g))
+		return -1;
+	snprintf(s.u.group.group, LAB_NAME_MAX, "%s", t[2].s);
+	int i = 3;
+	if (op == LAB_OP_SEND) {
+		if (n < 4)
+			return perr(p, t[1].col, "send needs a size, like send %s 1000", t[2].s);
+		int rc = lab_parse_size(t[3].s, &s.u.group.bytes);
+		if (rc == -ERANGE)
+			return perr(p, t[3].col, "size \"%s\" is too large", t[3].s);
+		if (rc)
+			return perr(p, t[3].col, "expected a size like 1000, 1k or 64KiB, got \"%s\"",
+				    t[3].s);
+		i = 4;
+	} else if ((op == LAB_OP_ACCEPT || op == LAB_OP_UNLISTEN) && !g->listen) {
+		return perr(p, t[2].col,
+			    "group \"%s\" on host %s is a connect group; %s takes a listen group",
+			    t[2].s, p->lab->hosts[h].name, verb);
+	} else if (op == LAB_OP_ACCEPT) {
+		for (; i < n; i++) {
+			if (!strcmp(t[i].s, "count")) {
+				if (need(p, t, i, n, "a number") ||
+				    get_uint(p, &t[i + 1], "count", 1, 1000000000,
+					     &s.u.group.count))
+					return -1;
+				i++;
+			} else {
+				static const char *const keys[] = {"count"};
+				return unknown_key(p, &t[i], "accept", keys, 1);
+			}
+		}
+	}
+	if (i < n)
+		return perr(p, t[i].col, "unexpected \"%s\" after %s %s", t[i].s, verb, t[2].s);
+	struct lab_step *ns = new_step(p, op, h, t[0].col);
+	if (!ns)
+		return -1;
+	ns->u = s.u;
+	return 0;
+}
+
+int step_flood(struct parser *p, int h, struct tok *t, int n)
+{
+	static const char *const keys[] = {"rate", "for", "from"};
+	if (n < 3)
+		return perr(p, t[1].col, "flood needs TARGET:PORT rate R/s for DUR");
+	struct lab_step s;
+	memset(&s, 0, sizeof(s));
+	bool has_rate = false, has_for = false;
+	int from_col = 0;
+	if (get_target(p, &t[2], &s.u.flood.target_host, &s.u.flood.target, &s.u.flood.port))
+		return -1;
+	for (int i = 3; i < n; i++) {
+		const char *k = t[i].s;
+		if (!strcmp(k, "rate")) {
+			if (need(p, t, i, n, "a rate like 1000/s") ||
+			    get_rate(p, &t[i + 1], &s.u.flood.rate))
+				return -1;
+			i++;
+			if (s.u.flood.rate <= 0)
+				return perr(p, t[i].col, "flood rate must be above 0");
+			has_rate = true;
+		} else if (!strcmp(k, "for")) {
+			if (need(p, t, i, n, "a duration like 5s") ||
+			    get_duration(p, &t[i + 1], &s.u.flood.duration_ns))
+				return -1;
+			i++;
+			if (s.u.flood.duration_ns <= 0)
+				return perr(p, t[i].col, "flood duration must be above 0");
+			has_for = true;
+		} else if (!strcmp(k, "from")) {
+			if (need(p, t, i, n, "a prefix inside the blackhole range"))
+				return -1;
+			i++;
+			struct lab_addr a;
+			if (lab_parse_addr(t[i].s, true, &a) && lab_parse_addr(t[i].s, false, &a))
+				return perr(p, t[i].col,
+					    "expected a prefix like 198.18.0.0/24, got \"%s\"", t[i].s);
+			if (a.prefixlen < 0)
+				a.prefixlen = a.family == AF_INET ? 32 : 128;
+			s.u.flood.from = a;
+			s.u.flood.has_from = true;
+			from_col = t[i].col;
+		} else {
+			return unknown_key(p, &t[i], "flood", keys, 3);
+		}
+	}
+	if (!has_rate)
+		return perr(p, t[1].col, "flood needs rate R/s");
+	if (!has_for)
+		return perr(p, t[1].col, "flood needs for DUR");
+	struct lab_step *ns = new_step(p, LAB_OP_FLOOD, h, t[0].col);
+	if (!ns)
+		return -1;
+	ns->u = s.u;
+	if (s.u.flood.has_from) {
+		/* checked against the blackhole range at the end: it may be declared later */
+		struct deferred *d = push(p, (void **)&p->floods, &p->nfloods, &p->cap_floods,
+					  sizeof(*d));
+		if (!d)
+			return -1;
+		d->index = p->lab->nsteps - 1;
+		d->pos = pos_at(p, from_col);
+	}
+	return 0;
+}
+
+int st_impair(struct parser *p, struct tok *t, int n)
+{
+	struct lab_step s;
+	memset(&s, 0, sizeof(s));
+	int i, a, b;
+	if (n < 3)
+		return perr(p, t[0].col, "impair needs a link (A B or A>B) and impairments or clear");
+	if (is_dir_tok(t[1].s)) {
+		if (link_dir(p, &t[1], &s.u.impair.link, &s.u.impair.dir))
+			return -1;
+		s.u.impair.dir_only = true;
+		i = 2;
+	} else {
+		int ha = get_host(p, &t[1]);
+		if (ha < 0)
+			return -1;
+		int hb = get_host(p, &t[2]);
+		if (hb < 0)
+			return -1;
+		s.u.impair.link = lab_link_find(p->lab, ha, hb);
+		if (s.u.impair.link < 0)
+			return perr(p, t[1].col, "no link between %s and %s", t[1].s, t[2].s);
+		i = 3;
+	}
+	const struct lab_link *l = &p->lab->links[s.u.impair.link];
+	a = l->a;
+	b = l->b;
+	if (i >= n)
+		return perr(p, t[0].col, "impair needs impairments or clear");
+	bool cleared;
+	if (s.u.impair.dir_only) {
+		/* Only the named direction: parse as if it were the link's, keep one half. */
+		struct lab_impair both[2];
+		memset(both, 0, sizeof(both));
+		int d = s.u.impair.dir;
+		for (int j = i; j < n; j++)
+			if (is_dir_tok(t[j].s))
+				return perr(p, t[j].col,
+					    "impair %s already names one direction", t[1].s);
+		if (parse_impairs(p, t, i, n, a, b, both, true, &cleared))
+			return -1;
+		s.u.impair.imp[d] = both[d];
+	} else if (parse_impairs(p, t, i, n, a, b, s.u.impair.imp, true, &cleared)) {
+		return -1;
+	}
+	struct lab_step *ns = new_step(p, LAB_OP_IMPAIR, -1, t[0].col);
+	if (!ns)
+		return -1;
+	ns->u = s.u;
+	return 0;
+}
+
+int st_wait(struct parser *p, struct tok *t, int n)
+{
+	int64_t ns;
+	if (n < 2)
+		return perr(p, t[0].col, "wait needs a duration like 1s");
+	if (n > 2)
+		return perr(p, t[2].col, "unexpected \"%s\" after the duration", t[2].s);
+	if (get_duration(p, &t[1], &ns))
+		return -1;
+	struct lab_step *s = new_step(p, LAB_OP_WAIT, -1, t[0].col);
+	if (!s)
+		return -1;
+	s->u.wait.ns = ns;
+	return 0;
+}
