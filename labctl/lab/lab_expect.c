@@ -54,6 +54,8 @@ int st_expect(struct parser *p, struct tok *t, int n)
 		return perr(p, t[0].col,
 			    "expect needs a host and what to expect, like: expect client "
 			    "ESTABLISHED");
+	if (!strcmp(t[1].s, "program") && lab_host_find(p->lab, "program") < 0)
+		return expect_program(p, t, n);
 	int h = get_host(p, &t[1]);
 	if (h < 0)
 		return -1;
@@ -186,6 +188,19 @@ int st_expect(struct parser *p, struct tok *t, int n)
 			} else if (!queue && !strcmp(k, "count")) {
 				if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
 					return -1;
+			} else if (!queue && !strcmp(k, "program")) {
+				if (need(p, t, i, n, "a program's name"))
+					return -1;
+				i++;
+				int g = get_prog(p, &t[i]);
+				if (g < 0)
+					return -1;
+				if (p->lab->progs[g].host != h)
+					return perr(p, t[i].col, "program \"%s\" runs on %s, not on %s",
+						    t[i].s, p->lab->hosts[p->lab->progs[g].host].name,
+						    p->lab->hosts[h].name);
+				e->u.expect.has_prog = true;
+				e->u.expect.prog = g;
 			} else if (queue && !strcmp(k, "queue")) {
 				if (get_count(p, t, &i, n, &e->u.expect.queue, NULL))
 					return -1;
@@ -203,8 +218,9 @@ int st_expect(struct parser *p, struct tok *t, int n)
 								   "synrecv", "within"};
 				return unknown_key(p, &t[i], "expect HOST listen", keys, 5);
 			} else {
-				static const char *const keys[] = {"port", "peer", "count", "within"};
-				return unknown_key(p, &t[i], "expect HOST STATE", keys, 4);
+				static const char *const keys[] = {"port", "peer", "count", "within",
+								   "program"};
+				return unknown_key(p, &t[i], "expect HOST STATE", keys, 5);
 			}
 		}
 	}

@@ -67,7 +67,7 @@ struct parser {
 	char *errs;          /* joined, built at the end */
 	size_t elen, ecap;
 	/* growable arrays of the lab */
-	int cap_hosts, cap_links, cap_routes, cap_rules, cap_captures, cap_steps;
+	int cap_hosts, cap_links, cap_routes, cap_rules, cap_captures, cap_steps, cap_progs;
 	/* parser-side bookkeeping */
 	struct lab_pos (*addr_pos)[LAB_HOST_ADDRS];  /* parallel to lab->hosts */
 	struct group *groups;
@@ -171,6 +171,18 @@ int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n);
 int step_flood(struct parser *p, int h, struct tok *t, int n);
 int st_impair(struct parser *p, struct tok *t, int n);
 int st_wait(struct parser *p, struct tok *t, int n);
+
+/* ---- lab_prog.c ---- */
+
+int step_start(struct parser *p, int h, struct tok *t, int n);
+int step_run(struct parser *p, int h, struct tok *t, int n);
+int st_stop(struct parser *p, struct tok *t, int n);
+int st_signal(struct parser *p, struct tok *t, int n);
+/* expect program NAME ... (t[1] is "program") */
+int expect_program(struct parser *p, struct tok *t, int n);
+/* A program named by a step (defined on an earlier line), or -1 after an error. */
+int get_prog(struct parser *p, const struct tok *t);
+void lab_progs_free(struct lab *lab);
 
 /* ---- lab_expect.c ---- */
 

@@ -30,12 +30,13 @@
 
 static const char *const statements[] = {
 	"lab", "about", "seed", "blackhole", "host", "link", "route", "capture", "drop",
-	"impair", "wait", "expect",
+	"impair", "wait", "expect", "stop", "signal",
 };
 #define NSTATEMENTS (sizeof(statements) / sizeof(statements[0]))
 
 static const char *const verbs[] = {
 	"listen", "connect", "send", "shutdown", "close", "abort", "accept", "flood", "unlisten",
+	"start", "run",
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -236,13 +237,17 @@ static int st_host_step(struct parser *p, int h, struct tok *t, int n)
 		return step_group(p, h, LAB_OP_UNLISTEN, t, n);
 	if (!strcmp(v, "flood"))
 		return step_flood(p, h, t, n);
+	if (!strcmp(v, "start"))
+		return step_start(p, h, t, n);
+	if (!strcmp(v, "run"))
+		return step_run(p, h, t, n);
 	char sug[96];
 	mean(sug, sizeof(sug), v, verbs, NVERBS);
 	if (sug[0])
 		return perr(p, t[1].col, "unknown step \"%s\"%s", v, sug);
 	return perr(p, t[1].col,
 		    "unknown step \"%s\" (listen, connect, send, shutdown, close, abort, accept, "
-		    "unlisten, flood)",
+		    "unlisten, flood, start, run)",
 		    v);
 }
 
@@ -250,7 +255,8 @@ static bool is_step_segment(struct parser *p, struct tok *t, int n)
 {
 	if (n == 0)
 		return false;
-	if (!strcmp(t[0].s, "impair") || !strcmp(t[0].s, "wait") || !strcmp(t[0].s, "expect"))
+	if (!strcmp(t[0].s, "impair") || !strcmp(t[0].s, "wait") || !strcmp(t[0].s, "expect") ||
+	    !strcmp(t[0].s, "stop") || !strcmp(t[0].s, "signal"))
 		return true;
 	if (is_statement(t[0].s))
 		return false;
@@ -272,6 +278,8 @@ static int parse_segment(struct parser *p, struct tok *t, int n)
 	if (!strcmp(k, "impair")) return st_impair(p, t, n);
 	if (!strcmp(k, "wait")) return st_wait(p, t, n);
 	if (!strcmp(k, "expect")) return st_expect(p, t, n);
+	if (!strcmp(k, "stop")) return st_stop(p, t, n);
+	if (!strcmp(k, "signal")) return st_signal(p, t, n);
 	int h = lab_host_find(p->lab, k);
 	if (h >= 0)
 		return st_host_step(p, h, t, n);
@@ -623,6 +631,7 @@ void lab_free(struct lab *lab)
 	free(lab->rules);
 	free(lab->captures);
 	free(lab->steps);
+	lab_progs_free(lab);
 	free(lab);
 }
 

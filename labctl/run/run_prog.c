@@ -445,6 +445,7 @@ static void prog_stop(struct run *r, struct run_prog *rp, int64_t grace, char *d
 	struct lc_err e = {0};
 	rp->stopping = true;
 	spawn_signal(rp->sp, SIGTERM, &e);
+	spawn_signal(rp->sp, SIGCONT, &e);  /* a stopped program would not see the TERM */
 	if (prog_wait_gone(r, rp, grace)) {
 		snprintf(detail, len, "ended on SIGTERM in %.1f ms", (double)(mono_ns() - t) / 1e6);
 	} else {
@@ -705,6 +706,7 @@ void run_progs_free(struct run *r)
 		if (rp->sp && !rp->sp->gone) {
 			rp->stopping = true;
 			spawn_signal(rp->sp, SIGTERM, &e);
+			spawn_signal(rp->sp, SIGCONT, &e);
 		}
 	}
 	/* A short grace for every program at once, then the kernel ends what is left. */
