@@ -310,6 +310,10 @@ int spawn_poll(struct spawn *s)
 		ssize_t n = recv(s->ctl, &m, sizeof(m), MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
+		/* The reaper exited before reading all we sent (a SIGCONT after a SIGTERM): the
+		 * kernel reports ECONNRESET once, ahead of the messages still queued for us. */
+		if (n < 0 && errno == ECONNRESET)
+			continue;
 		if (n <= 0) {
 			/* End of file: the reaper exited, and with it everything of the program. */
 			s->gone = true;
