@@ -103,6 +103,7 @@ static int supervise(const char *file, struct run_opts *o, bool steps, int repor
 			fprintf(stderr, "%s\n", e.msg);
 	}
 	fflush(stdout);
+	run_ctl_serve(r);
 	run_hold(r);
 	rc = LC_EXIT_PASS;
 out:

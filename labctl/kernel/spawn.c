@@ -191,10 +191,38 @@ static void reaper_main(const struct spawn_opts *o, int ctl, int repfd)
 	}
 }
 
+/* argv[0] as execvp will find it, looked up here so that "not found" is told apart from
+ * "found, not executable" (execvp reports EACCES when any directory on the path is not
+ * searchable, e.g. root's own under /root). */
+static int find_command(const struct spawn_opts *o, struct lc_err *e)
+{
+	const char *cmd = o->argv[0], *path = NULL;
+	if (strchr(cmd, '/'))
+		return access(cmd, F_OK) == 0 ? 0 : err_set(e, -ENOENT, "%s: %s: no such file",
+							      o->what, cmd);
+	for (char *const *v = o->envp; v && *v; v++)
+		if (!strncmp(*v, "PATH=", 5))
+			path = *v + 5;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *d = path; *d;) {
+		size_t n = strcspn(d, ":");
+		char full[4096];
+		struct stat sb;
+		snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? d : ".", cmd);
+		if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
+			return 0;
+		d += n + (d[n] == ':');
+	}
+	return err_set(e, -ENOENT, "%s: command not found: %s (PATH=%s)", o->what, cmd, path);
+}
+
 int spawn_start(const struct spawn_opts *o, struct spawn **out, struct lc_err *e)
 {
 	int sv[2], rp[2], rc;
 	*out = NULL;
+	if ((rc = find_command(o, e)) < 0)
+		return rc;
 	struct spawn *s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, -ENOMEM, "%s: out of memory", o->what);
@@ -340,6 +368,10 @@ void spawn_kill(struct spawn *s)
 		;
 	s->reaper = -1;
 	spawn_poll(s);
+	if (!s->exited) {  /* the kernel killed it with its namespace's init */
+		s->exited = true;
+		s->status = SIGKILL;  /* the wait status of a process killed by SIGKILL */
+	}
 	s->gone = true;
 }
 

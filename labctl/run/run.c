@@ -492,7 +492,8 @@ void run_free(struct run *r)
 		return;
 	if (r->ctl_fd >= 0) {
 		char path[128];
-		ev_io_stop(r->loop, &r->ctl_w);
+		if (ev_is_active(&r->ctl_w))
+			ev_io_stop(r->loop, &r->ctl_w);
 		close(r->ctl_fd);
 		snprintf(path, sizeof(path), REG_DIR "/%s.sock", r->id);
 		unlink(path);
@@ -553,7 +554,7 @@ static void live_errors(const char *file, int line, const char *all, char *out, 
 		int n = nl ? (int)(nl - l) : (int)strlen(l);
 		int w;
 		if (!strncmp(l, prefix, (size_t)pl))
-			w = snprintf(out + off, len - off, "%sline:%.*s", off ? "\n" : "", n - pl,
+			w = snprintf(out + off, len - off, "%scolumn %.*s", off ? "\n" : "", n - pl,
 				     l + pl);
 		else
 			w = snprintf(out + off, len - off, "%s%.*s", off ? "\n" : "", n, l);
@@ -727,8 +728,15 @@ int run_ctl_listen(struct run *r, struct lc_err *e)
 	r->ctl_fd = fd;
 	ev_io_init(&r->ctl_w, on_ctl, fd, EV_READ);
 	r->ctl_w.data = r;
-	ev_io_start(r->loop, &r->ctl_w);
 	return 0;
+}
+
+/* Requests wait in the listen queue until the lab's own steps are over: a `labctl step`
+ * issued right after `labctl up` runs after them, never in the middle. */
+void run_ctl_serve(struct run *r)
+{
+	if (r->ctl_fd >= 0 && !ev_is_active(&r->ctl_w))
+		ev_io_start(r->loop, &r->ctl_w);
 }
 
 int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_rep *rep,

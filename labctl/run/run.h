@@ -78,6 +78,8 @@ struct run_ctl_line_rep {
 int run_ctl_line_call(const char *id, const struct run_ctl_line *req,
 		      struct run_ctl_line_rep *rep, struct lc_err *e);
 int run_ctl_listen(struct run *r, struct lc_err *e);
+/* Start answering the control socket (after the lab's steps). */
+void run_ctl_serve(struct run *r);
 int run_ctl_call(const char *id, const struct run_ctl_req *req, struct run_ctl_rep *rep,
 		 struct lc_err *e);
 

@@ -233,12 +233,19 @@ static int hosts_file(struct run *r, int h, const char *path, struct lc_err *e)
 	return write_file(path, text, e);
 }
 
-static bool host_runs_programs(const struct lab *lab, int h)
+/* Host h's first program: its hosts file, and the sysctls a user's server needs. */
+static int host_prepare(struct run *r, int h, const char *path, struct lc_err *e)
 {
-	for (int i = 0; i < lab->nprogs; i++)
-		if (lab->progs[i].host == h)
-			return true;
-	return false;
+	if (access(path, F_OK) == 0)
+		return 0;
+	int rc = hosts_file(r, h, path, e);
+	if (rc < 0)
+		return rc;
+	/* The invoking user's server may listen on port 80, and ping works for it. */
+	netns_sysctl_write(r->topo->hosts[h].fd, "net.ipv4.ip_unprivileged_port_start", "0", NULL);
+	netns_sysctl_write(r->topo->hosts[h].fd, "net.ipv4.ping_group_range", "0 2147483647",
+			   NULL);
+	return 0;
 }
 
 /* Make room for programs the lab (or a live `labctl step`) names.  One allocation each:
@@ -297,19 +304,6 @@ int run_progs_prepare(struct run *r, struct lc_err *e)
 		snprintf(r->labdir, sizeof(r->labdir), "%s", real);
 	} else {
 		snprintf(r->labdir, sizeof(r->labdir), ".");
-	}
-	for (int h = 0; h < lab->nhosts; h++) {
-		if (!host_runs_programs(lab, h))
-			continue;
-		char path[PATH_MAX + 64];
-		snprintf(path, sizeof(path), "%s/%s.hosts", r->progdir, lab->hosts[h].name);
-		if ((rc = hosts_file(r, h, path, e)) < 0)
-			return rc;
-		/* The invoking user's server may listen on port 80, and ping works for it. */
-		netns_sysctl_write(r->topo->hosts[h].fd, "net.ipv4.ip_unprivileged_port_start", "0",
-				   NULL);
-		netns_sysctl_write(r->topo->hosts[h].fd, "net.ipv4.ping_group_range",
-				   "0 2147483647", NULL);
 	}
 	r->progs_ready = true;
 	return progs_grow(r, e);
@@ -391,9 +385,13 @@ static int prog_launch(struct run *r, int i, struct lc_err *e)
 		privs_root(&root);
 		u = &root;
 	}
-	char **env = prog_env(r, p, u);
 	char hosts[PATH_MAX + 64], what[128];
 	snprintf(hosts, sizeof(hosts), "%s/%s.hosts", r->progdir, r->lab->hosts[p->host].name);
+	if ((rc = host_prepare(r, p->host, hosts, e)) < 0) {
+		close(logfd);
+		return rc;
+	}
+	char **env = prog_env(r, p, u);
 	snprintf(what, sizeof(what), "program %s on host %s", p->name, r->lab->hosts[p->host].name);
 	struct spawn_opts so = {
 		.netns_fd = r->topo->hosts[p->host].fd, .what = what, .argv = p->argv,
