@@ -106,8 +106,15 @@ void run_log_step(struct run *r, const struct lab_step *st, const char *mark,
 		fprintf(f, "}\n");
 	} else if (!r->o.quiet || strcmp(mark, "ok") != 0) {
 		fprintf(f, "  %8.3fs  %-4s  %s", t, mark, text);
-		if (detail && *detail)
-			fprintf(f, "%s%s", strcmp(mark, "ok") ? "\n                  " : "   ", detail);
+		if (detail && *detail) {
+			/* a detail of several lines (a program's output) keeps the indent */
+			fputs(strcmp(mark, "ok") ? "\n                  " : "   ", f);
+			for (const char *c = detail; *c; c++) {
+				fputc(*c, f);
+				if (*c == '\n' && c[1])
+					fputs("                  ", f);
+			}
+		}
 		fputc('\n', f);
 	}
 	fflush(f);
