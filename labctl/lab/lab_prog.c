@@ -257,8 +257,13 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 		perr(p, t[dd + 1].col, "the command is an empty string");
 		goto out;
 	}
-	if (!g.name[0])
-		default_name(p, g.shell ? "sh" : g.argv[0], g.name);
+	if (!g.name[0]) {
+		/* a shell line is named for its first word: "curl -s ... | head" is curl-LINE */
+		char first[64] = "sh";
+		if (g.shell)
+			sscanf(g.argv[2], " %63[^ \t|;&<>()]", first);
+		default_name(p, g.shell ? first : g.argv[0], g.name);
+	}
 	if (nenv) {
 		g.env = calloc((size_t)nenv + 1, sizeof(char *));
 		if (!g.env) {
