@@ -85,12 +85,15 @@ static void log_tail(const char *path, int n, char *buf, size_t len)
 }
 
 /* A line of the run's log that is not a step's: a program's unexpected end. */
-static void prog_note(struct run *r, const char *name, const char *text, const char *tail)
+static void prog_note(struct run *r, const char *mark, const char *name, const char *text,
+		      const char *tail)
 {
 	FILE *f = r->o.out;
 	double t = (double)(mono_ns() - r->t0) / 1e9;
 	if (r->o.json) {
-		fprintf(f, "{\"type\":\"program\",\"t\":%.6f,\"name\":", t);
+		fprintf(f, "{\"type\":\"program\",\"t\":%.6f,\"result\":", t);
+		run_json_str(f, mark);
+		fprintf(f, ",\"name\":");
 		run_json_str(f, name);
 		fprintf(f, ",\"text\":");
 		run_json_str(f, text);
@@ -100,7 +103,7 @@ static void prog_note(struct run *r, const char *name, const char *text, const c
 		}
 		fprintf(f, "}\n");
 	} else {
-		fprintf(f, "  %8.3fs  %-4s  %s\n", t, "note", text);
+		fprintf(f, "  %8.3fs  %-4s  %s\n", t, mark, text);
 		for (const char *l = tail; l && *l;) {
 			const char *nl = strchr(l, '\n');
 			int n = nl ? (int)(nl - l) : (int)strlen(l);
@@ -154,9 +157,13 @@ static void on_prog(struct ev_loop *loop, ev_io *w, int revents)
 				 (double)(rp->t_exit - rp->t_start) / 1e9, p->pos.line,
 				 !rp->sp->gone && !bad ? "; its other processes live on" : "");
 			log_tail(rp->log, TAIL_LINES, tail, sizeof(tail));
-			prog_note(r, p->name, text, bad ? tail : "");
-			if (bad && !exit_expected(r, rp->index))
+			/* A server that dies is a failure of the run, unless the lab expects it. */
+			bool fails = bad && !exit_expected(r, rp->index);
+			prog_note(r, fails ? "FAIL" : "note", p->name, text, bad ? tail : "");
+			if (fails) {
+				r->nexpect++;
 				r->nfailed++;
+			}
 		}
 	}
 	if (rp->sp->gone && rp->watching) {

@@ -135,6 +135,17 @@ check "through sudo, programs run as SUDO_UID/SUDO_GID" grep -qzE '\| 4242.*\| 4
 out=$(runlab ex7 'b start srv ready port 8080 -- python3 -c "import socket,time; l=socket.create_server((\"\",8080)); time.sleep(9)"' 'expect b LISTEN port 8080 program srv' 'stop srv' 'expect program srv exited signal TERM within 1s'); rc=$?
 check_eq "a server started, checked, stopped; its exit by SIGTERM is expected" "$rc" 0 || echo "$out" | sed 's/^/# /'
 
+out=$(runlab ex8 'b start quick -- python3 -c "import sys; print(\"cannot open config\", file=sys.stderr); sys.exit(3)"' 'wait 300ms'); rc=$?
+check_eq "a background program that ends by itself with a failure fails the run" "$rc" 1
+check "... and the log shows why, with its stderr" grep -qzE 'FAIL  program quick on b ended by itself \(exit 3.*\| cannot open config' <<<"$out" || echo "$out" | sed 's/^/# /'
+
+# labctl check lists every command a lab runs, argument by argument, and flags a shell.
+out=$("$LABCTL" check "$T_TMP/ex7.lab" "$T_TMP/ex2.lab" 2>&1)
+check "labctl check lists each program with its host and argv" grep -q 'line 5    b          start srv          python3 -c .import socket,time; l=socket.create_server' <<<"$out" || echo "$out" | sed 's/^/# /'
+printf 'lab s\nhost a addr 10.0.0.1/24\na run shell -- "echo hi | tr a-z A-Z"\n' >"$T_TMP/sh.lab"
+out=$("$LABCTL" check "$T_TMP/sh.lab" 2>&1)
+check "... and says when a step goes through a shell" grep -q "/bin/sh -c 'echo hi | tr a-z A-Z'   \[through a shell: the step says shell\]" <<<"$out" || echo "$out" | sed 's/^/# /'
+
 # ---- SIGKILL of labctl at any moment: nothing of the programs survives ----
 cat >"$T_TMP/daemon.lab" <<LAB
 lab daemon
