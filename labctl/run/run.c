@@ -386,6 +386,9 @@ static int steps_range(struct run *r, int from, int to, struct lc_err *e)
 		}
 		i++;
 	}
+	/* A ^C during the last step (a wait) must not read as a pass. */
+	if (r->interrupted)
+		return err_set(e, -EINTR, "interrupted");
 	return r->nfailed;
 }
 

@@ -157,6 +157,16 @@ b start w -- sleep 300
 wait 30s
 LAB
 survivors() { local p c; for p in /proc/[0-9]*; do c=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null); case $c in *"$MARK"*|"sleep 300 ") echo "${p#/proc/}";; esac; done; }
+# Ctrl-C (SIGINT) tears the lab down, programs included.
+"$LABCTL" run "$T_TMP/daemon.lab" >"$T_TMP/int.out" 2>&1 &
+lp=$!; T_PIDS+=("$lp")
+wait_for 10 bash -c "grep -q 'start w' '$T_TMP/int.out'"
+sleep 0.2
+before=$(survivors | wc -l)
+kill -INT "$lp"; wait "$lp"; rc=$?; tail -3 "$T_TMP/int.out" | sed "s/^/# /"
+sleep 0.2
+check "SIGINT: the run stops (exit $rc) with its programs running before ($before processes)" test "$before" -ge 2 -a "$rc" -ne 0
+check_eq "... and none of them survives" "$(survivors | wc -l)" 0
 left=0
 for delay in 0 0.02 0.05 0.1 0.2 0.3 0.5 0.8; do
 	"$LABCTL" run "$T_TMP/daemon.lab" >/dev/null 2>&1 &
