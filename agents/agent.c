@@ -93,6 +93,18 @@ void agent_reply_ok(struct agent *a, uint32_t tag)
 	agent_send(a, &m);
 }
 
+void agent_reply_note(struct agent *a, uint32_t tag, const char *fmt, ...)
+{
+	struct proto_msg m;
+	va_list ap;
+	proto_msg_init(&m, PROTO_OP_OK, tag);
+	va_start(ap, fmt);
+	vsnprintf(m.msg, sizeof(m.msg), fmt, ap);
+	va_end(ap);
+	m.have |= PA_BIT(PA_MSG);
+	agent_send(a, &m);
+}
+
 void agent_reply_err(struct agent *a, uint32_t tag, int err, const char *fmt, ...)
 {
 	struct proto_msg m;

@@ -110,6 +110,9 @@ struct agent {
 /* agent.c */
 void agent_send(struct agent *a, const struct proto_msg *m);
 void agent_reply_ok(struct agent *a, uint32_t tag);
+/* ok, with a note for the step log (PA_MSG): what the request did beyond the obvious. */
+void agent_reply_note(struct agent *a, uint32_t tag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void agent_reply_err(struct agent *a, uint32_t tag, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Output above this is "backed up": data events are coalesced (their BYTES is cumulative). */

@@ -794,9 +794,10 @@ static void ltimer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void conn_op_listen(struct agent *a, const struct proto_msg *m)
 {
 	char name[PROTO_NAME_MAX], buf[80];
-	int fam = m->addr.ss_family, one = 1;
+	int fam = m->addr.ss_family, one = 1, zero = 0;
 	uint16_t port = ntohs(((const struct sockaddr_in *)&m->addr)->sin_port);
 	int backlog = (m->have & PA_BIT(PA_BACKLOG)) ? (int)m->backlog : 128;
+	bool all = m->flags & PROTO_F_ALL_FAMILIES;
 
 	if (m->have & PA_BIT(PA_GROUP))
 		snprintf(name, sizeof(name), "%s", m->group);
@@ -810,12 +811,25 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 		agent_reply_err(a, m->tag, EINVAL, "bad backlog %d", backlog);
 		return;
 	}
+	if (all && (fam != AF_INET6 ||
+		    !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&m->addr)->sin6_addr))) {
+		agent_reply_err(a, m->tag, EINVAL, "every family: the address must be [::]");
+		return;
+	}
 	int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		agent_reply_err(a, m->tag, errno, "socket: %s", strerror(errno));
 		return;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Every family with one socket, whatever net.ipv6.bindv6only says: IPv4 peers arrive
+	 * as ::ffff:a.b.c.d, and the port keeps a single accept queue for both. */
+	if (all && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
+		int err = errno;
+		close(fd);
+		agent_reply_err(a, m->tag, err, "IPV6_V6ONLY: %s", strerror(err));
+		return;
+	}
 	if (bind(fd, (const struct sockaddr *)&m->addr, ss_len(&m->addr)) < 0 ||
 	    listen(fd, backlog) < 0) {
 		int err = errno;
@@ -843,7 +857,11 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 		ev_timer_start(a->loop, &g->ltimer);
 	}
 	listener_update(g);
-	agent_reply_ok(a, m->tag);
+	if (all)
+		agent_reply_note(a, m->tag, "[::]:%u: IPv6 and IPv4, one socket (one accept queue)",
+				 port);
+	else
+		agent_reply_ok(a, m->tag);
 }
 
 /* ---- requests on a group ---- */

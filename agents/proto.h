@@ -72,7 +72,9 @@ enum proto_op {
 /* Header flags. */
 enum {
 	PROTO_F_ABORT = 1 << 0,   /* on EV_CLOSED: closed with SO_LINGER {1,0} (RST) */
-	PROTO_F_ALL = PROTO_F_ABORT,
+	PROTO_F_ALL_FAMILIES = 1 << 1,  /* on LISTEN, ADDR [::]:PORT: IPV6_V6ONLY 0, so one socket
+					   (one accept queue) takes IPv4 connections too */
+	PROTO_F_ALL = PROTO_F_ABORT | PROTO_F_ALL_FAMILIES,
 };
 
 enum proto_attr {
