@@ -129,7 +129,7 @@ static void dispatch(struct agent *a, const struct proto_msg *m)
 	case PROTO_OP_CLOSE:
 	case PROTO_OP_ABORT:
 	case PROTO_OP_ACCEPT:
-	case PROTO_OP_UNLISTEN: conn_op_group(a, m); break;
+	case PROTO_OP_UNLISTEN: group_op(a, m); break;
 	case PROTO_OP_PING: agent_reply_ok(a, m->tag); break;
 	case PROTO_OP_QUIT:
 		agent_reply_ok(a, m->tag);

@@ -122,8 +122,19 @@ bool agent_backed_up(const struct agent *a);
 void conn_op_listen(struct agent *a, const struct proto_msg *m);
 void conn_op_connect(struct agent *a, const struct proto_msg *m);
 void conn_op_cycle(struct agent *a, const struct proto_msg *m);
-void conn_op_group(struct agent *a, const struct proto_msg *m);  /* send shutdown close abort accept */
 void conn_free_all(struct agent *a);
+/* conn.c, for groupop.c: what a request on a group acts with. */
+struct group *group_find(struct agent *a, const char *name);
+void listener_update(struct group *g);
+int64_t listener_accept(struct group *g, int64_t max);  /* accept up to max now: how many */
+void conn_settle(struct conn *c);  /* a connect the kernel finished before the loop saw it */
+bool conn_write(struct conn *c);   /* false: the connection is gone */
+void conn_update(struct conn *c);  /* watch for what it needs now */
+void conn_do_shutdown(struct conn *c);
+void conn_close(struct conn *c, bool abort);  /* the agent closes: closed event, close() */
+
+/* groupop.c: a request on a group (send shutdown close abort accept unlisten). */
+void group_op(struct agent *a, const struct proto_msg *m);
 
 /* flood.c: a SYN flood; answered when it is over (see flood.c for what it refuses). */
 struct flood;

@@ -22,7 +22,7 @@ static void group_start_connects(struct group *g);
 
 /* ---- groups ---- */
 
-static struct group *group_find(struct agent *a, const char *name)
+struct group *group_find(struct agent *a, const char *name)
 {
 	for (struct group *g = a->groups; g; g = g->next)
 		if (!strcmp(g->name, name))
@@ -207,7 +207,7 @@ static void conn_destroy(struct conn *c, bool abort)
 }
 
 /* The agent chose to close: report it, then close. */
-static void conn_close(struct conn *c, bool abort)
+void conn_close(struct conn *c, bool abort)
 {
 	if (c->g->kind != GK_CYCLE)
 		emit(c->g->a, EVK_CLOSED, c->g->name, c, c->id, 0, abort ? PROTO_F_ABORT : 0);
@@ -222,7 +222,7 @@ static void conn_fail(struct conn *c, int err)
 }
 
 /* Watch for what this connection needs now. */
-static void conn_update(struct conn *c)
+void conn_update(struct conn *c)
 {
 	struct agent *a = c->g->a;
 	int want = 0;
@@ -245,7 +245,7 @@ static void conn_update(struct conn *c)
 	}
 }
 
-static void conn_do_shutdown(struct conn *c)
+void conn_do_shutdown(struct conn *c)
 {
 	c->flags &= (uint8_t)~CF_SHUT_PENDING;
 	if (!(c->flags & CF_SHUT)) {
@@ -255,7 +255,7 @@ static void conn_do_shutdown(struct conn *c)
 }
 
 /* Returns false when the connection is gone. */
-static bool conn_write(struct conn *c)
+bool conn_write(struct conn *c)
 {
 	struct agent *a = c->g->a;
 	for (;;) {
@@ -425,6 +425,18 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if ((revents & EV_WRITE) && !conn_write(c))
 		return;
 	conn_update(c);
+}
+
+/* The kernel may have finished this connect before the loop delivered its writability:
+ * settle it now (its connected event goes out first), so a step acts on every connection
+ * the kernel calls ESTABLISHED.  getpeername() fails with ENOTCONN in SYN_SENT. */
+void conn_settle(struct conn *c)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	if (c->state == CS_CONNECTING &&
+	    getpeername(c->io.fd, (struct sockaddr *)&peer, &pl) == 0)
+		conn_cb(c->g->a->loop, &c->io, EV_WRITE);
 }
 
 /* ---- connect ---- */
@@ -715,7 +727,7 @@ void conn_op_cycle(struct agent *a, const struct proto_msg *m)
 
 /* ---- listen and accept ---- */
 
-static void listener_update(struct group *g)
+void listener_update(struct group *g)
 {
 	struct agent *a = g->a;
 	bool want = g->lfd >= 0 && (g->accept_mode == ACC_AUTO ||
@@ -728,8 +740,7 @@ static void listener_update(struct group *g)
 		ev_io_stop(a->loop, &g->lio);
 }
 
-/* Accept up to max connections now.  Returns how many. */
-static int64_t accept_some(struct group *g, int64_t max)
+int64_t listener_accept(struct group *g, int64_t max)
 {
 	struct agent *a = g->a;
 	int64_t n = 0;
@@ -776,7 +787,7 @@ static void lio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int64_t max = ACCEPT_BATCH;
 	if (g->accept_mode == ACC_MANUAL && g->accept_credit < max)
 		max = g->accept_credit;
-	int64_t n = accept_some(g, max);
+	int64_t n = listener_accept(g, max);
 	if (g->accept_mode == ACC_MANUAL)
 		g->accept_credit -= n;
 	listener_update(g);
@@ -862,119 +873,6 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 				 port);
 	else
 		agent_reply_ok(a, m->tag);
-}
-
-/* ---- requests on a group ---- */
-
-void conn_op_group(struct agent *a, const struct proto_msg *m)
-{
-	struct group *g = group_find(a, m->group);
-	if (!g || g->kind == GK_CYCLE) {
-		agent_reply_err(a, m->tag, ENOENT, "no such group %s", m->group);
-		return;
-	}
-	switch (m->op) {
-	case PROTO_OP_UNLISTEN:
-		if (g->kind != GK_LISTEN) {
-			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
-					m->group);
-			return;
-		}
-		if (g->lfd < 0) {
-			agent_reply_err(a, m->tag, EBADF, "%s's listener is already closed", m->group);
-			return;
-		}
-		/* close(): the kernel resets what waits in the accept queue and drops the
-		 * request sockets; new SYNs are refused.  Accepted connections stay. */
-		ev_io_stop(a->loop, &g->lio);
-		ev_timer_stop(a->loop, &g->ltimer);
-		close(g->lfd);
-		g->lfd = -1;
-		g->accept_credit = 0;
-		agent_reply_ok(a, m->tag);
-		return;
-	case PROTO_OP_ACCEPT: {
-		if (g->kind != GK_LISTEN) {
-			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
-					m->group);
-			return;
-		}
-		if (g->lfd < 0) {
-			agent_reply_err(a, m->tag, EBADF, "%s's listener is closed (unlisten)",
-					m->group);
-			return;
-		}
-		int64_t count = (m->have & PA_BIT(PA_COUNT)) ? m->count : -1;
-		if (count < 0) {
-			accept_some(g, INT64_MAX);  /* all that are pending now */
-		} else if (g->accept_mode == ACC_MANUAL) {
-			/* a credit: accept N as they arrive */
-			g->accept_credit += count;
-			g->accept_credit -= accept_some(g, g->accept_credit);
-			listener_update(g);
-		} else {
-			accept_some(g, count);  /* up to N of those pending now */
-		}
-		agent_reply_ok(a, m->tag);
-		return;
-	}
-	case PROTO_OP_SEND:
-		if (m->bytes < 0) {
-			agent_reply_err(a, m->tag, EINVAL, "negative size");
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	/* Likewise a listener that accepts on its own may have connections waiting in the
-	 * kernel's queue that the loop has not accepted yet: take them in first. */
-	if (g->kind == GK_LISTEN && g->accept_mode == ACC_AUTO && g->lfd >= 0)
-		accept_some(g, INT64_MAX);
-	struct conn *c = g->head, *next;
-	for (; c; c = next) {
-		next = c->next;
-		if (c->state == CS_CONNECTING) {
-			/* The kernel may have finished this connect before the loop delivered
-			 * its writability: settle it now (its connected event goes out first),
-			 * so a step acts on every connection the kernel calls ESTABLISHED. */
-			struct sockaddr_storage peer;
-			socklen_t pl = sizeof(peer);
-			if (getpeername(c->io.fd, (struct sockaddr *)&peer, &pl) == 0)
-				conn_cb(a->loop, &c->io, EV_WRITE);
-		}
-		if (c->state != CS_OPEN) {
-			/* Still in flight: close and abort end it (SYN_SENT just goes away);
-			 * send and shutdown have nothing to act on yet. */
-			if (m->op == PROTO_OP_CLOSE || m->op == PROTO_OP_ABORT)
-				conn_close(c, m->op == PROTO_OP_ABORT);
-			continue;
-		}
-		switch (m->op) {
-		case PROTO_OP_SEND:
-			if (c->flags & (CF_SHUT | CF_SHUT_PENDING))
-				continue;
-			c->to_send += (uint64_t)m->bytes;
-			if (conn_write(c))
-				conn_update(c);
-			break;
-		case PROTO_OP_SHUTDOWN:
-			/* SHUT_WR after what is queued; keep reading: the half-close */
-			if (c->to_send || c->pend)
-				c->flags |= CF_SHUT_PENDING;
-			else
-				conn_do_shutdown(c);
-			conn_update(c);
-			break;
-		case PROTO_OP_CLOSE:
-			conn_close(c, false);
-			break;
-		case PROTO_OP_ABORT:
-			conn_close(c, true);
-			break;
-		}
-	}
-	agent_reply_ok(a, m->tag);
 }
 
 void conn_free_all(struct agent *a)
