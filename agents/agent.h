@@ -51,6 +51,7 @@ struct conn {
 	uint32_t id;
 	uint8_t state;
 	uint8_t flags;
+	uint8_t end_kind;        /* how a connect in flight ended (EVK_*): for group steps */
 	uint64_t to_send;        /* bytes queued by send */
 	uint64_t rx;             /* bytes received */
 	uint8_t *pend;           /* echo: bytes read but not yet written back */
@@ -59,6 +60,8 @@ struct conn {
 };
 
 enum group_kind { GK_LISTEN, GK_CONNECT, GK_CYCLE };
+
+struct gstep;  /* a group step waiting for handshakes in flight (groupop.c) */
 
 /* A named set of connections: those made by `connect ... as G` or accepted by
  * `listen ... as G`.  A listen group also owns the listening socket. */
@@ -69,6 +72,7 @@ struct group {
 	enum group_kind kind;
 	struct conn *head;
 	uint64_t nconns;
+	struct gstep *steps;     /* steps waiting for handshakes, in arrival order */
 	uint8_t on_eof, data;
 	/* listen */
 	int lfd;
@@ -133,8 +137,14 @@ void conn_update(struct conn *c);  /* watch for what it needs now */
 void conn_do_shutdown(struct conn *c);
 void conn_close(struct conn *c, bool abort);  /* the agent closes: closed event, close() */
 
-/* groupop.c: a request on a group (send shutdown close abort accept unlisten). */
+/* groupop.c: a request on a group (send shutdown close abort accept unlisten).  send,
+ * shutdown, close and abort wait for the handshakes they find in flight (at most the
+ * request's DURATION_NS) and are answered once they have acted. */
 void group_op(struct agent *a, const struct proto_msg *m);
+/* A connect of c's group in flight has ended (kind: EVK_CONNECTED, or how it failed). */
+void group_step_settled(struct conn *c, int kind);
+/* Drop the waiting steps unanswered (the agent is exiting). */
+void group_steps_free(struct group *g);
 
 /* flood.c: a SYN flood; answered when it is over (see flood.c for what it refuses). */
 struct flood;

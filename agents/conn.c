@@ -185,6 +185,7 @@ static struct conn *conn_new(struct group *g, int fd, uint8_t state)
 		return NULL;
 	c->id = g->a->next_conn++;
 	c->state = state;
+	c->end_kind = EVK_CLOSED;  /* unless it fails (conn_fail) */
 	ev_io_init(&c->io, conn_cb, fd, 0);
 	group_link(g, c);
 	return c;
@@ -195,6 +196,8 @@ static struct conn *conn_new(struct group *g, int fd, uint8_t state)
 static void conn_destroy(struct conn *c, bool abort)
 {
 	struct agent *a = c->g->a;
+	if (c->state == CS_CONNECTING && c->g->steps)
+		group_step_settled(c, c->end_kind);
 	ev_io_stop(a->loop, &c->io);
 	if (abort) {
 		struct linger l = {1, 0};
@@ -218,6 +221,7 @@ void conn_close(struct conn *c, bool abort)
 static void conn_fail(struct conn *c, int err)
 {
 	conn_emit(c, err_kind(err), err);
+	c->end_kind = (uint8_t)err_kind(err);
 	conn_destroy(c, false);
 }
 
@@ -381,6 +385,8 @@ static void cycle_free(struct group *g);
 static void conn_connected(struct conn *c)
 {
 	struct group *g = c->g;
+	if (c->state == CS_CONNECTING && g->steps)
+		group_step_settled(c, EVK_CONNECTED);
 	c->state = CS_OPEN;
 	if (g->kind == GK_CYCLE) {
 		conn_destroy(c, false);
@@ -880,6 +886,7 @@ void conn_free_all(struct agent *a)
 	while (a->groups) {
 		struct group *g = a->groups;
 		a->groups = g->next;
+		group_steps_free(g);
 		while (g->head)
 			conn_destroy(g->head, false);
 		if (g->lfd >= 0) {

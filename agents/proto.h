@@ -99,7 +99,8 @@ enum proto_attr {
 	PA_MSG,          /* string: human text */
 	PA_CONCURRENCY,  /* u32: cycle: connections in flight */
 	PA_ELAPSED_NS,   /* u64: cycle, flood: time taken */
-	PA_DURATION_NS,  /* u64: flood: how long */
+	PA_DURATION_NS,  /* u64: flood: how long; send/shutdown/close/abort: the longest wait for
+			    the group's handshakes in flight (absent: 2 s; 0: act at once) */
 	PA_FROM_PREFIX,  /* u32: flood: prefix length of FROM (the spoofed source range) */
 	PA_RANGE,        /* address: flood: the lab's black-hole network (port 0) */
 	PA_RANGE_PREFIX, /* u32: flood: its prefix length */

@@ -468,6 +468,10 @@ int agentctl_send(struct agentctl *a, const struct lab_step *st,
 		if (st->op == LAB_OP_SEND) {
 			m.bytes = st->u.group.bytes;
 			m.have |= PA_BIT(PA_BYTES);
+		}
+		if (st->op != LAB_OP_ACCEPT && st->op != LAB_OP_UNLISTEN) {
+			m.duration_ns = st->u.group.connect_wait_ns;
+			m.have |= PA_BIT(PA_DURATION_NS);
 		} else if (st->op == LAB_OP_ACCEPT) {
 			m.count = st->u.group.count;
 			m.have |= PA_BIT(PA_COUNT);

@@ -179,11 +179,15 @@ int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, stru
 int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, char *detail,
 		   size_t len, struct lc_err *e)
 {
-	/* A flood answers when it is over; everything else at once. */
+	/* A flood answers when it is over; a group step once the handshakes it found in flight
+	 * have settled (at most its wait-connect); everything else at once. */
 	int64_t timeout = 10000000000LL;
 	struct agentctl_result res;
 	if (st->op == LAB_OP_FLOOD)
 		timeout += st->u.flood.duration_ns;
+	else if (st->op == LAB_OP_SEND || st->op == LAB_OP_SHUTDOWN || st->op == LAB_OP_CLOSE ||
+		 st->op == LAB_OP_ABORT)
+		timeout += st->u.group.connect_wait_ns;
 	int rc = agentctl_wait_result(r->hosts[st->host].agent, tag, timeout, &res, e);
 	if (len)
 		snprintf(detail, len, "%s", rc == 0 ? res.detail : "");
