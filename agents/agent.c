@@ -93,6 +93,18 @@ void agent_reply_ok(struct agent *a, uint32_t tag)
 	agent_send(a, &m);
 }
 
+void agent_reply_note(struct agent *a, uint32_t tag, const char *fmt, ...)
+{
+	struct proto_msg m;
+	va_list ap;
+	proto_msg_init(&m, PROTO_OP_OK, tag);
+	va_start(ap, fmt);
+	vsnprintf(m.msg, sizeof(m.msg), fmt, ap);
+	va_end(ap);
+	m.have |= PA_BIT(PA_MSG);
+	agent_send(a, &m);
+}
+
 void agent_reply_err(struct agent *a, uint32_t tag, int err, const char *fmt, ...)
 {
 	struct proto_msg m;
@@ -117,7 +129,7 @@ static void dispatch(struct agent *a, const struct proto_msg *m)
 	case PROTO_OP_CLOSE:
 	case PROTO_OP_ABORT:
 	case PROTO_OP_ACCEPT:
-	case PROTO_OP_UNLISTEN: conn_op_group(a, m); break;
+	case PROTO_OP_UNLISTEN: group_op(a, m); break;
 	case PROTO_OP_PING: agent_reply_ok(a, m->tag); break;
 	case PROTO_OP_QUIT:
 		agent_reply_ok(a, m->tag);

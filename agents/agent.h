@@ -51,6 +51,7 @@ struct conn {
 	uint32_t id;
 	uint8_t state;
 	uint8_t flags;
+	uint8_t end_kind;        /* how a connect in flight ended (EVK_*): for group steps */
 	uint64_t to_send;        /* bytes queued by send */
 	uint64_t rx;             /* bytes received */
 	uint8_t *pend;           /* echo: bytes read but not yet written back */
@@ -59,6 +60,8 @@ struct conn {
 };
 
 enum group_kind { GK_LISTEN, GK_CONNECT, GK_CYCLE };
+
+struct gstep;  /* a group step waiting for handshakes in flight (groupop.c) */
 
 /* A named set of connections: those made by `connect ... as G` or accepted by
  * `listen ... as G`.  A listen group also owns the listening socket. */
@@ -69,6 +72,7 @@ struct group {
 	enum group_kind kind;
 	struct conn *head;
 	uint64_t nconns;
+	struct gstep *steps;     /* steps waiting for handshakes, in arrival order */
 	uint8_t on_eof, data;
 	/* listen */
 	int lfd;
@@ -110,6 +114,9 @@ struct agent {
 /* agent.c */
 void agent_send(struct agent *a, const struct proto_msg *m);
 void agent_reply_ok(struct agent *a, uint32_t tag);
+/* ok, with a note for the step log (PA_MSG): what the request did beyond the obvious. */
+void agent_reply_note(struct agent *a, uint32_t tag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void agent_reply_err(struct agent *a, uint32_t tag, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Output above this is "backed up": data events are coalesced (their BYTES is cumulative). */
@@ -119,8 +126,25 @@ bool agent_backed_up(const struct agent *a);
 void conn_op_listen(struct agent *a, const struct proto_msg *m);
 void conn_op_connect(struct agent *a, const struct proto_msg *m);
 void conn_op_cycle(struct agent *a, const struct proto_msg *m);
-void conn_op_group(struct agent *a, const struct proto_msg *m);  /* send shutdown close abort accept */
 void conn_free_all(struct agent *a);
+/* conn.c, for groupop.c: what a request on a group acts with. */
+struct group *group_find(struct agent *a, const char *name);
+void listener_update(struct group *g);
+int64_t listener_accept(struct group *g, int64_t max);  /* accept up to max now: how many */
+void conn_settle(struct conn *c);  /* a connect the kernel finished before the loop saw it */
+bool conn_write(struct conn *c);   /* false: the connection is gone */
+void conn_update(struct conn *c);  /* watch for what it needs now */
+void conn_do_shutdown(struct conn *c);
+void conn_close(struct conn *c, bool abort);  /* the agent closes: closed event, close() */
+
+/* groupop.c: a request on a group (send shutdown close abort accept unlisten).  send,
+ * shutdown, close and abort wait for the handshakes they find in flight (at most the
+ * request's DURATION_NS) and are answered once they have acted. */
+void group_op(struct agent *a, const struct proto_msg *m);
+/* A connect of c's group in flight has ended (kind: EVK_CONNECTED, or how it failed). */
+void group_step_settled(struct conn *c, int kind);
+/* Drop the waiting steps unanswered (the agent is exiting). */
+void group_steps_free(struct group *g);
 
 /* flood.c: a SYN flood; answered when it is over (see flood.c for what it refuses). */
 struct flood;

@@ -22,7 +22,7 @@ static void group_start_connects(struct group *g);
 
 /* ---- groups ---- */
 
-static struct group *group_find(struct agent *a, const char *name)
+struct group *group_find(struct agent *a, const char *name)
 {
 	for (struct group *g = a->groups; g; g = g->next)
 		if (!strcmp(g->name, name))
@@ -185,6 +185,7 @@ static struct conn *conn_new(struct group *g, int fd, uint8_t state)
 		return NULL;
 	c->id = g->a->next_conn++;
 	c->state = state;
+	c->end_kind = EVK_CLOSED;  /* unless it fails (conn_fail) */
 	ev_io_init(&c->io, conn_cb, fd, 0);
 	group_link(g, c);
 	return c;
@@ -195,6 +196,8 @@ static struct conn *conn_new(struct group *g, int fd, uint8_t state)
 static void conn_destroy(struct conn *c, bool abort)
 {
 	struct agent *a = c->g->a;
+	if (c->state == CS_CONNECTING && c->g->steps)
+		group_step_settled(c, c->end_kind);
 	ev_io_stop(a->loop, &c->io);
 	if (abort) {
 		struct linger l = {1, 0};
@@ -207,7 +210,7 @@ static void conn_destroy(struct conn *c, bool abort)
 }
 
 /* The agent chose to close: report it, then close. */
-static void conn_close(struct conn *c, bool abort)
+void conn_close(struct conn *c, bool abort)
 {
 	if (c->g->kind != GK_CYCLE)
 		emit(c->g->a, EVK_CLOSED, c->g->name, c, c->id, 0, abort ? PROTO_F_ABORT : 0);
@@ -218,11 +221,12 @@ static void conn_close(struct conn *c, bool abort)
 static void conn_fail(struct conn *c, int err)
 {
 	conn_emit(c, err_kind(err), err);
+	c->end_kind = (uint8_t)err_kind(err);
 	conn_destroy(c, false);
 }
 
 /* Watch for what this connection needs now. */
-static void conn_update(struct conn *c)
+void conn_update(struct conn *c)
 {
 	struct agent *a = c->g->a;
 	int want = 0;
@@ -245,7 +249,7 @@ static void conn_update(struct conn *c)
 	}
 }
 
-static void conn_do_shutdown(struct conn *c)
+void conn_do_shutdown(struct conn *c)
 {
 	c->flags &= (uint8_t)~CF_SHUT_PENDING;
 	if (!(c->flags & CF_SHUT)) {
@@ -255,7 +259,7 @@ static void conn_do_shutdown(struct conn *c)
 }
 
 /* Returns false when the connection is gone. */
-static bool conn_write(struct conn *c)
+bool conn_write(struct conn *c)
 {
 	struct agent *a = c->g->a;
 	for (;;) {
@@ -381,6 +385,8 @@ static void cycle_free(struct group *g);
 static void conn_connected(struct conn *c)
 {
 	struct group *g = c->g;
+	if (c->state == CS_CONNECTING && g->steps)
+		group_step_settled(c, EVK_CONNECTED);
 	c->state = CS_OPEN;
 	if (g->kind == GK_CYCLE) {
 		conn_destroy(c, false);
@@ -425,6 +431,18 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if ((revents & EV_WRITE) && !conn_write(c))
 		return;
 	conn_update(c);
+}
+
+/* The kernel may have finished this connect before the loop delivered its writability:
+ * settle it now (its connected event goes out first), so a step acts on every connection
+ * the kernel calls ESTABLISHED.  getpeername() fails with ENOTCONN in SYN_SENT. */
+void conn_settle(struct conn *c)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	if (c->state == CS_CONNECTING &&
+	    getpeername(c->io.fd, (struct sockaddr *)&peer, &pl) == 0)
+		conn_cb(c->g->a->loop, &c->io, EV_WRITE);
 }
 
 /* ---- connect ---- */
@@ -715,7 +733,7 @@ void conn_op_cycle(struct agent *a, const struct proto_msg *m)
 
 /* ---- listen and accept ---- */
 
-static void listener_update(struct group *g)
+void listener_update(struct group *g)
 {
 	struct agent *a = g->a;
 	bool want = g->lfd >= 0 && (g->accept_mode == ACC_AUTO ||
@@ -728,8 +746,7 @@ static void listener_update(struct group *g)
 		ev_io_stop(a->loop, &g->lio);
 }
 
-/* Accept up to max connections now.  Returns how many. */
-static int64_t accept_some(struct group *g, int64_t max)
+int64_t listener_accept(struct group *g, int64_t max)
 {
 	struct agent *a = g->a;
 	int64_t n = 0;
@@ -776,7 +793,7 @@ static void lio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int64_t max = ACCEPT_BATCH;
 	if (g->accept_mode == ACC_MANUAL && g->accept_credit < max)
 		max = g->accept_credit;
-	int64_t n = accept_some(g, max);
+	int64_t n = listener_accept(g, max);
 	if (g->accept_mode == ACC_MANUAL)
 		g->accept_credit -= n;
 	listener_update(g);
@@ -794,9 +811,10 @@ static void ltimer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void conn_op_listen(struct agent *a, const struct proto_msg *m)
 {
 	char name[PROTO_NAME_MAX], buf[80];
-	int fam = m->addr.ss_family, one = 1;
+	int fam = m->addr.ss_family, one = 1, zero = 0;
 	uint16_t port = ntohs(((const struct sockaddr_in *)&m->addr)->sin_port);
 	int backlog = (m->have & PA_BIT(PA_BACKLOG)) ? (int)m->backlog : 128;
+	bool all = m->flags & PROTO_F_ALL_FAMILIES;
 
 	if (m->have & PA_BIT(PA_GROUP))
 		snprintf(name, sizeof(name), "%s", m->group);
@@ -810,12 +828,25 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 		agent_reply_err(a, m->tag, EINVAL, "bad backlog %d", backlog);
 		return;
 	}
+	if (all && (fam != AF_INET6 ||
+		    !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&m->addr)->sin6_addr))) {
+		agent_reply_err(a, m->tag, EINVAL, "every family: the address must be [::]");
+		return;
+	}
 	int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		agent_reply_err(a, m->tag, errno, "socket: %s", strerror(errno));
 		return;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Every family with one socket, whatever net.ipv6.bindv6only says: IPv4 peers arrive
+	 * as ::ffff:a.b.c.d, and the port keeps a single accept queue for both. */
+	if (all && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
+		int err = errno;
+		close(fd);
+		agent_reply_err(a, m->tag, err, "IPV6_V6ONLY: %s", strerror(err));
+		return;
+	}
 	if (bind(fd, (const struct sockaddr *)&m->addr, ss_len(&m->addr)) < 0 ||
 	    listen(fd, backlog) < 0) {
 		int err = errno;
@@ -843,120 +874,11 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 		ev_timer_start(a->loop, &g->ltimer);
 	}
 	listener_update(g);
-	agent_reply_ok(a, m->tag);
-}
-
-/* ---- requests on a group ---- */
-
-void conn_op_group(struct agent *a, const struct proto_msg *m)
-{
-	struct group *g = group_find(a, m->group);
-	if (!g || g->kind == GK_CYCLE) {
-		agent_reply_err(a, m->tag, ENOENT, "no such group %s", m->group);
-		return;
-	}
-	switch (m->op) {
-	case PROTO_OP_UNLISTEN:
-		if (g->kind != GK_LISTEN) {
-			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
-					m->group);
-			return;
-		}
-		if (g->lfd < 0) {
-			agent_reply_err(a, m->tag, EBADF, "%s's listener is already closed", m->group);
-			return;
-		}
-		/* close(): the kernel resets what waits in the accept queue and drops the
-		 * request sockets; new SYNs are refused.  Accepted connections stay. */
-		ev_io_stop(a->loop, &g->lio);
-		ev_timer_stop(a->loop, &g->ltimer);
-		close(g->lfd);
-		g->lfd = -1;
-		g->accept_credit = 0;
+	if (all)
+		agent_reply_note(a, m->tag, "[::]:%u: IPv6 and IPv4, one socket (one accept queue)",
+				 port);
+	else
 		agent_reply_ok(a, m->tag);
-		return;
-	case PROTO_OP_ACCEPT: {
-		if (g->kind != GK_LISTEN) {
-			agent_reply_err(a, m->tag, EINVAL, "%s is not a listener's group",
-					m->group);
-			return;
-		}
-		if (g->lfd < 0) {
-			agent_reply_err(a, m->tag, EBADF, "%s's listener is closed (unlisten)",
-					m->group);
-			return;
-		}
-		int64_t count = (m->have & PA_BIT(PA_COUNT)) ? m->count : -1;
-		if (count < 0) {
-			accept_some(g, INT64_MAX);  /* all that are pending now */
-		} else if (g->accept_mode == ACC_MANUAL) {
-			/* a credit: accept N as they arrive */
-			g->accept_credit += count;
-			g->accept_credit -= accept_some(g, g->accept_credit);
-			listener_update(g);
-		} else {
-			accept_some(g, count);  /* up to N of those pending now */
-		}
-		agent_reply_ok(a, m->tag);
-		return;
-	}
-	case PROTO_OP_SEND:
-		if (m->bytes < 0) {
-			agent_reply_err(a, m->tag, EINVAL, "negative size");
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	/* Likewise a listener that accepts on its own may have connections waiting in the
-	 * kernel's queue that the loop has not accepted yet: take them in first. */
-	if (g->kind == GK_LISTEN && g->accept_mode == ACC_AUTO && g->lfd >= 0)
-		accept_some(g, INT64_MAX);
-	struct conn *c = g->head, *next;
-	for (; c; c = next) {
-		next = c->next;
-		if (c->state == CS_CONNECTING) {
-			/* The kernel may have finished this connect before the loop delivered
-			 * its writability: settle it now (its connected event goes out first),
-			 * so a step acts on every connection the kernel calls ESTABLISHED. */
-			struct sockaddr_storage peer;
-			socklen_t pl = sizeof(peer);
-			if (getpeername(c->io.fd, (struct sockaddr *)&peer, &pl) == 0)
-				conn_cb(a->loop, &c->io, EV_WRITE);
-		}
-		if (c->state != CS_OPEN) {
-			/* Still in flight: close and abort end it (SYN_SENT just goes away);
-			 * send and shutdown have nothing to act on yet. */
-			if (m->op == PROTO_OP_CLOSE || m->op == PROTO_OP_ABORT)
-				conn_close(c, m->op == PROTO_OP_ABORT);
-			continue;
-		}
-		switch (m->op) {
-		case PROTO_OP_SEND:
-			if (c->flags & (CF_SHUT | CF_SHUT_PENDING))
-				continue;
-			c->to_send += (uint64_t)m->bytes;
-			if (conn_write(c))
-				conn_update(c);
-			break;
-		case PROTO_OP_SHUTDOWN:
-			/* SHUT_WR after what is queued; keep reading: the half-close */
-			if (c->to_send || c->pend)
-				c->flags |= CF_SHUT_PENDING;
-			else
-				conn_do_shutdown(c);
-			conn_update(c);
-			break;
-		case PROTO_OP_CLOSE:
-			conn_close(c, false);
-			break;
-		case PROTO_OP_ABORT:
-			conn_close(c, true);
-			break;
-		}
-	}
-	agent_reply_ok(a, m->tag);
 }
 
 void conn_free_all(struct agent *a)
@@ -964,6 +886,7 @@ void conn_free_all(struct agent *a)
 	while (a->groups) {
 		struct group *g = a->groups;
 		a->groups = g->next;
+		group_steps_free(g);
 		while (g->head)
 			conn_destroy(g->head, false);
 		if (g->lfd >= 0) {

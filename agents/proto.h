@@ -72,7 +72,9 @@ enum proto_op {
 /* Header flags. */
 enum {
 	PROTO_F_ABORT = 1 << 0,   /* on EV_CLOSED: closed with SO_LINGER {1,0} (RST) */
-	PROTO_F_ALL = PROTO_F_ABORT,
+	PROTO_F_ALL_FAMILIES = 1 << 1,  /* on LISTEN, ADDR [::]:PORT: IPV6_V6ONLY 0, so one socket
+					   (one accept queue) takes IPv4 connections too */
+	PROTO_F_ALL = PROTO_F_ABORT | PROTO_F_ALL_FAMILIES,
 };
 
 enum proto_attr {
@@ -97,7 +99,8 @@ enum proto_attr {
 	PA_MSG,          /* string: human text */
 	PA_CONCURRENCY,  /* u32: cycle: connections in flight */
 	PA_ELAPSED_NS,   /* u64: cycle, flood: time taken */
-	PA_DURATION_NS,  /* u64: flood: how long */
+	PA_DURATION_NS,  /* u64: flood: how long; send/shutdown/close/abort: the longest wait for
+			    the group's handshakes in flight (absent: 2 s; 0: act at once) */
 	PA_FROM_PREFIX,  /* u32: flood: prefix length of FROM (the spoofed source range) */
 	PA_RANGE,        /* address: flood: the lab's black-hole network (port 0) */
 	PA_RANGE_PREFIX, /* u32: flood: its prefix length */

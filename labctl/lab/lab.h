@@ -23,6 +23,10 @@
 #define LAB_HOST_ADDRS 8
 #define LAB_HOST_SYSCTLS 16
 #define LAB_MAX_HOSTS 256
+/* send, shutdown, close, abort: how long a step waits for the handshakes it finds in flight
+ * (wait-connect DUR), by default and at most (the agent's own default is the same) */
+#define LAB_CONNECT_WAIT_NS (2LL * 1000000000)
+#define LAB_CONNECT_WAIT_MAX_NS (60LL * 1000000000)
 
 struct lab_pos {
 	int line;  /* 1-based */
@@ -222,6 +226,9 @@ struct lab_step {
 			char group[LAB_NAME_MAX];
 			int64_t bytes;         /* send */
 			int64_t count;         /* accept: how many; -1 = all pending */
+			/* send, shutdown, close, abort: wait at most this long for handshakes in
+			 * flight, then act; 0 = at once (close/abort end them in SYN_SENT) */
+			int64_t connect_wait_ns;
 		} group;
 		struct {
 			int target_host;

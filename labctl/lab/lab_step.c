@@ -312,6 +312,18 @@ int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 			}
 		}
 	}
+	if (op != LAB_OP_ACCEPT && op != LAB_OP_UNLISTEN) {
+		/* handshakes in flight: wait for them, as a program whose connect() blocks */
+		s.u.group.connect_wait_ns = LAB_CONNECT_WAIT_NS;
+		if (i < n && !strcmp(t[i].s, "wait-connect")) {
+			if (need(p, t, i, n, "a duration like 2s (0: act at once)") ||
+			    get_duration(p, &t[i + 1], &s.u.group.connect_wait_ns))
+				return -1;
+			if (s.u.group.connect_wait_ns > LAB_CONNECT_WAIT_MAX_NS)
+				return perr(p, t[i + 1].col, "wait-connect is at most 60s");
+			i += 2;
+		}
+	}
 	if (i < n)
 		return perr(p, t[i].col, "unexpected \"%s\" after %s %s", t[i].s, verb, t[2].s);
 	struct lab_step *ns = new_step(p, op, h, t[0].col);

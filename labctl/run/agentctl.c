@@ -383,6 +383,40 @@ static void lab_to_sockaddr(const struct lab_addr *la, uint16_t port, struct soc
 	}
 }
 
+/* A listen step's options (everything but the address). */
+static void listen_opts(const struct lab_step *st, struct proto_msg *m)
+{
+	m->backlog = (uint32_t)(st->u.listen.backlog > 0 ? st->u.listen.backlog : 0);
+	m->accept = st->u.listen.accept;
+	m->after_ns = st->u.listen.accept_after_ns;
+	m->on_eof = st->u.listen.on_eof;
+	m->data = st->u.listen.data;
+	m->have |= PA_BIT(PA_ADDR) | PA_BIT(PA_BACKLOG) | PA_BIT(PA_ACCEPT) |
+		   PA_BIT(PA_AFTER_NS) | PA_BIT(PA_ON_EOF) | PA_BIT(PA_DATA);
+	if (st->u.listen.group[0])
+		proto_set_group(m, st->u.listen.group);
+}
+
+int agentctl_send_listen(struct agentctl *a, const struct lab_step *st, bool all_families,
+			 uint32_t *tag, struct lc_err *e)
+{
+	struct proto_msg m;
+	char desc[64];
+	if (st->op != LAB_OP_LISTEN)
+		return err_set(e, -EINVAL, "step %d is not a listen", (int)st->op);
+	if (!all_families || st->u.listen.has_addr)
+		return agentctl_send(a, st, NULL, tag, e);
+	proto_msg_init(&m, PROTO_OP_LISTEN, 0);
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&m.addr;
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(st->u.listen.port);
+	s6->sin6_addr = in6addr_any;
+	m.flags |= PROTO_F_ALL_FAMILIES;
+	listen_opts(st, &m);
+	snprintf(desc, sizeof(desc), "listen :%u", st->u.listen.port);
+	return send_frame(a, &m, desc, tag, e);
+}
+
 int agentctl_send(struct agentctl *a, const struct lab_step *st,
 		  const struct sockaddr_storage *target, uint32_t *tag, struct lc_err *e)
 {
@@ -397,15 +431,7 @@ int agentctl_send(struct agentctl *a, const struct lab_step *st,
 			m.addr = *target;
 		else
 			lab_to_sockaddr(&st->u.listen.addr, st->u.listen.port, &m.addr);
-		m.backlog = (uint32_t)(st->u.listen.backlog > 0 ? st->u.listen.backlog : 0);
-		m.accept = st->u.listen.accept;
-		m.after_ns = st->u.listen.accept_after_ns;
-		m.on_eof = st->u.listen.on_eof;
-		m.data = st->u.listen.data;
-		m.have |= PA_BIT(PA_ADDR) | PA_BIT(PA_BACKLOG) | PA_BIT(PA_ACCEPT) |
-			  PA_BIT(PA_AFTER_NS) | PA_BIT(PA_ON_EOF) | PA_BIT(PA_DATA);
-		if (st->u.listen.group[0])
-			proto_set_group(&m, st->u.listen.group);
+		listen_opts(st, &m);
 		snprintf(desc, sizeof(desc), "listen :%u", st->u.listen.port);
 		break;
 	case LAB_OP_CONNECT:
@@ -442,6 +468,10 @@ int agentctl_send(struct agentctl *a, const struct lab_step *st,
 		if (st->op == LAB_OP_SEND) {
 			m.bytes = st->u.group.bytes;
 			m.have |= PA_BIT(PA_BYTES);
+		}
+		if (st->op != LAB_OP_ACCEPT && st->op != LAB_OP_UNLISTEN) {
+			m.duration_ns = st->u.group.connect_wait_ns;
+			m.have |= PA_BIT(PA_DURATION_NS);
 		} else if (st->op == LAB_OP_ACCEPT) {
 			m.count = st->u.group.count;
 			m.have |= PA_BIT(PA_COUNT);

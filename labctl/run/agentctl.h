@@ -11,6 +11,7 @@
 #define LABCTL_AGENTCTL_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -42,9 +43,15 @@ int agentctl_start(struct ev_loop *loop, int netns_fd, const char *host_name,
 
 /* Send one lab step (listen/connect/send/shutdown/close/abort/accept) without waiting; *tag
  * identifies the answer.  target (connect) is already resolved by the runner; for listen,
- * NULL means the step's own address (or 0.0.0.0) and port. */
+ * NULL means the step's own address (or 0.0.0.0 for `:PORT`) and port. */
 int agentctl_send(struct agentctl *a, const struct lab_step *st,
 		  const struct sockaddr_storage *target, uint32_t *tag, struct lc_err *e);
+
+/* A listen step.  all_families, for `:PORT` (a step without an address): one IPv6 socket on
+ * [::]:PORT that takes IPv4 too (IPV6_V6ONLY 0), for a host with IPv6 addresses; without it,
+ * as agentctl_send (0.0.0.0:PORT).  The answer's detail says what was opened. */
+int agentctl_send_listen(struct agentctl *a, const struct lab_step *st, bool all_families,
+			 uint32_t *tag, struct lc_err *e);
 
 /* A flood step (the agent answers when it is over): target is resolved and checked by the
  * runner; blackhole is the lab's range, which the agent checks the sources against. */

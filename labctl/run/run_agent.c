@@ -129,6 +129,22 @@ static int resolve_target(struct run *r, const struct lab_step *st, int target_h
 	return 0;
 }
 
+/* `listen :PORT` listens on every family the host has.  On a host with an IPv6 address that
+ * is one IPv6 socket taking IPv4 too (IPV6_V6ONLY 0), as a program listening on [::] does,
+ * not a socket per family: the port keeps one accept queue, so `expect HOST listen port N
+ * queue ..` counts every pending connection against one backlog, whichever family it came
+ * in on.  An IPv4-only host keeps 0.0.0.0: its lab may poll sock_diag for IPv4 only. */
+static bool listen_all_families(const struct lab *lab, const struct lab_step *st)
+{
+	const struct lab_host *H = &lab->hosts[st->host];
+	if (st->u.listen.has_addr)
+		return false;
+	for (int i = 0; i < H->naddrs; i++)
+		if (H->addrs[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
 int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, struct lc_err *e)
 {
 	struct agentctl *a = NULL;
@@ -151,6 +167,8 @@ int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, stru
 		return rc;
 	if (st->op == LAB_OP_FLOOD)  /* the agent checks the sources against the lab's range */
 		rc = agentctl_send_flood(a, st, target, &r->lab->blackhole, tag, e);
+	else if (st->op == LAB_OP_LISTEN)
+		rc = agentctl_send_listen(a, st, listen_all_families(r->lab, st), tag, e);
 	else
 		rc = agentctl_send(a, st, target, tag, e);
 	if (rc < 0)
@@ -161,11 +179,15 @@ int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, stru
 int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, char *detail,
 		   size_t len, struct lc_err *e)
 {
-	/* A flood answers when it is over; everything else at once. */
+	/* A flood answers when it is over; a group step once the handshakes it found in flight
+	 * have settled (at most its wait-connect); everything else at once. */
 	int64_t timeout = 10000000000LL;
 	struct agentctl_result res;
 	if (st->op == LAB_OP_FLOOD)
 		timeout += st->u.flood.duration_ns;
+	else if (st->op == LAB_OP_SEND || st->op == LAB_OP_SHUTDOWN || st->op == LAB_OP_CLOSE ||
+		 st->op == LAB_OP_ABORT)
+		timeout += st->u.group.connect_wait_ns;
 	int rc = agentctl_wait_result(r->hosts[st->host].agent, tag, timeout, &res, e);
 	if (len)
 		snprintf(detail, len, "%s", rc == 0 ? res.detail : "");

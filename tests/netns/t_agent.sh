@@ -173,6 +173,33 @@ check "cycle: the server saw 500 EOFs" ad server wait-event eof 500 group cy wit
 check_eq "cycle: no connection left open on the client (ss)" \
 	"$(ssn "$C" established '( dport = :8010 )')" 0
 
+# --- group steps on connects in flight: 10.231.0.77 never answers ARP, so its connects sit in
+# SYN_SENT (for ~3 s, then EHOSTUNREACH).  A step waits for them at most its wait-connect, then
+# does what it always did (close abandons the handshake, send skips it) and says so.
+note() { grep "^note client: " "$LOG" | tail -1 | sed 's/^note client: //; s/waited [0-9.]* ms/waited T ms/'; }
+syn_sent() { ssn "$C" syn-sent '( dport = :80 )'; }
+ad client connect 10.231.0.77:80 count 2 as nx
+check "in flight: 2 connects in SYN-SENT (ss)" wait_for 3 eq 2 syn_sent
+ad client mark
+check "in flight: send with wait-connect 0 answers at once" ad client send nx 100 wait-connect 0
+check_eq "in flight: ... and says it skipped them" "$(note)" \
+	"0 connections (wait-connect 0: 2 still connecting, skipped)"
+check "in flight: close with wait-connect 300ms answered" ad client close nx wait-connect 300ms
+ad client elapsed
+t=$(grep '^elapsed' "$LOG" | tail -1 | awk '{print $2}')
+check "in flight: ... after waiting its bound (${t}s)" awk -v t="$t" 'BEGIN { exit !(t >= 0.29 && t < 2) }'
+check_eq "in flight: ... and says it abandoned them" "$(note)" \
+	"0 connections (waited T ms for 2 handshakes: 2 still connecting, abandoned in SYN_SENT)"
+check_eq "in flight: nothing left in SYN-SENT (ss)" "$(syn_sent)" 0
+check_eq "in flight: 2 closed events" "$(evn client closed nx)" 2
+ad client connect 10.231.0.77:80 count 2 as nx2
+check "in flight: abort with wait-connect 10s waits for the handshakes to fail" \
+	ad client abort nx2 wait-connect 10s
+check_eq "in flight: ... and says how they ended" "$(note)" \
+	"0 connections (waited T ms for 2 handshakes: 2 failed)"
+check "in flight: ... EHOSTUNREACH" grep -q "^event client error .*group=nx2 .*err=EHOSTUNREACH" "$LOG"
+check_eq "in flight: nothing was left to abort" "$(evn client closed nx2)" 0
+
 # --- errors are answers, not crashes
 if ad client connect $SA:8001 as bad from 10.231.0.99; then
 	not_ok "error answer: connect from a foreign address fails"

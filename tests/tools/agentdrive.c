@@ -13,7 +13,10 @@
  *   listen [ADDR]:PORT [backlog N] [accept auto|never|manual|after DUR]
  *          [on-eof close|keep|shutdown] [data sink|echo|source|ignore] [as G]
  *   connect ADDR:PORT [count N] [rate R/s] [as G] [from ADDR]
- *   send G BYTES | shutdown G | close G | abort G | accept G [count N] | ping
+ *   send G BYTES | shutdown G | close G | abort G  [wait-connect DUR]   (prints
+ *                                               "note HOST: TEXT" when the agent says
+ *                                               what it did with handshakes in flight)
+ *   accept G [count N] | unlisten G | ping
  *   cycle ADDR:PORT count N [concurrency K]     prints "cycle N in S s: R/s"
  *   flood ADDR:PORT rate R for DUR [from CIDR] [range CIDR]
  *                                               SYN flood (range: the black hole the agent
@@ -454,14 +457,26 @@ static int run_cmd(struct drive *d, struct host *h, char **w, int nw, char *err,
 		st.op = gops[i].op;
 		snprintf(st.u.group.group, sizeof(st.u.group.group), "%s", w[1]);
 		st.u.group.count = -1;
-		if (st.op == LAB_OP_SEND && (nw != 3 || parse_i64(w[2], &st.u.group.bytes) < 0))
+		st.u.group.connect_wait_ns = LAB_CONNECT_WAIT_NS;
+		int at = st.op == LAB_OP_SEND ? 3 : 2;
+		if (st.op == LAB_OP_SEND && (nw < 3 || parse_i64(w[2], &st.u.group.bytes) < 0))
 			BAD("send GROUP BYTES");
 		if (st.op == LAB_OP_ACCEPT && nw == 4 && !strcmp(w[2], "count") &&
 		    parse_i64(w[3], &v) == 0)
 			st.u.group.count = v;
+		else if (st.op != LAB_OP_ACCEPT && st.op != LAB_OP_UNLISTEN && nw == at + 2 &&
+			 !strcmp(w[at], "wait-connect") &&
+			 parse_dur(w[at + 1], &st.u.group.connect_wait_ns) == 0)
+			;
+		else if (st.op != LAB_OP_ACCEPT && nw != at)
+			BAD("%s GROUP%s [wait-connect DUR]", cmd, st.op == LAB_OP_SEND ? " BYTES" : "");
+		struct agentctl_result res;
 		if (agentctl_send(h->ac, &st, NULL, &tag, &e) < 0 ||
-		    agentctl_wait(h->ac, tag, ANSWER_TIMEOUT_NS, &e) < 0)
+		    agentctl_wait_result(h->ac, tag, ANSWER_TIMEOUT_NS + st.u.group.connect_wait_ns,
+					 &res, &e) < 0)
 			BAD("%s", e.msg);
+		if (res.detail[0])
+			printf("note %s: %s\n", h->name, res.detail);
 		return 0;
 	}
 	if (!strcmp(cmd, "ping")) {

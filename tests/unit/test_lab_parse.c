@@ -321,6 +321,34 @@ static void test_data_ignore(void **state)
 		  "t.lab:4:24: data must be sink, echo, source or ignore, got \"ignor\"; did you mean ignore?");
 }
 
+/* send, shutdown, close, abort wait for handshakes in flight: 2 s by default, wait-connect
+ * sets it (0: act at once); accept and unlisten have no such key. */
+static void test_wait_connect(void **state)
+{
+	(void)state;
+	struct lab *lab = parse_ok(LINK2 "client connect server:80 count 3 as c\n"
+				   "client send c 1k\nclient shutdown c wait-connect 500ms\n"
+				   "client close c wait-connect 0\nclient abort c wait-connect 60s\n"
+				   "server listen :80 as web\nserver accept web\n");
+	assert_true(lab->steps[1].u.group.connect_wait_ns == LAB_CONNECT_WAIT_NS);
+	assert_true(lab->steps[1].u.group.bytes == 1000);
+	assert_true(lab->steps[2].u.group.connect_wait_ns == 500000000);
+	assert_true(lab->steps[3].u.group.connect_wait_ns == 0);
+	assert_true(lab->steps[4].u.group.connect_wait_ns == 60000000000LL);
+	assert_true(lab->steps[6].u.group.connect_wait_ns == 0);
+	lab_free(lab);
+	check_err(LINK2 "client connect server:80\nclient close c wait-connect\n",
+		  "t.lab:5:16: wait-connect needs a duration like 2s (0: act at once)");
+	check_err(LINK2 "client connect server:80\nclient close c wait-connect 61s\n",
+		  "t.lab:5:29: wait-connect is at most 60s");
+	check_err(LINK2 "client connect server:80\nclient send c 10 wait-connect soon\n",
+		  "t.lab:5:31: expected a duration like 10ms, got \"soon\"");
+	check_err(LINK2 "client connect server:80\nclient close c wait-connect 1s 2s\n",
+		  "t.lab:5:32: unexpected \"2s\" after close c");
+	check_err(LINK2 "server listen :80 as web\nserver accept web wait-connect 1s\n",
+		  "t.lab:5:19: unknown key \"wait-connect\" (accept takes count)");
+}
+
 /* unlisten closes a listen group's listening socket: a listen group only, no keys. */
 static void test_unlisten(void **state)
 {
@@ -1039,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_percent_rate),
 		cmocka_unit_test(test_bitrate_size),
 		cmocka_unit_test(test_unlisten),
+		cmocka_unit_test(test_wait_connect),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_same_subnet),
 		cmocka_unit_test(test_addr_toward),

@@ -53,6 +53,8 @@ static void full_msg(struct proto_msg *m, uint16_t op)
 		m->from_prefix = 120;
 		set_in4(&m->range, "198.18.0.0", 0);
 		m->range_prefix = 24;
+		if (op == PROTO_OP_LISTEN)
+			m->flags = PROTO_F_ALL_FAMILIES;
 		m->have |= PA_BIT(PA_DURATION_NS) | PA_BIT(PA_FROM_PREFIX) | PA_BIT(PA_RANGE) |
 			   PA_BIT(PA_RANGE_PREFIX);
 		m->have |= PA_BIT(PA_ADDR) | PA_BIT(PA_FROM) | PA_BIT(PA_BACKLOG) |
