@@ -732,7 +732,7 @@ static void test_errors_expect(void **state)
 	check_err(LINK2 "expect client ESTABLISHED whithin 1s\n",
 		  "t.lab:4:27: unknown key \"whithin\"; did you mean within?");
 	check_err(LINK2 "expect client ESTABLISHED queue 1\n",
-		  "t.lab:4:27: unknown key \"queue\" (expect HOST STATE takes port, peer, count, within)");
+		  "t.lab:4:27: unknown key \"queue\" (expect HOST STATE takes port, peer, count, within, program)");
 	check_err(LINK2 "expect client ESTABLISHED peer nobody\n", "t.lab:4:32: unknown host \"nobody\"");
 	check_err(LINK2 "expect client ESTABLISHED peer server:0\n",
 		  "t.lab:4:32: port must be 1 to 65535, got \"0\"");
