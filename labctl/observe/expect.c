@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "kernel/nstat.h"
 
 bool expect_count_holds(const struct lab_count *c, int64_t v)
@@ -88,19 +89,6 @@ static int count_cb(const struct diag_sock *s, void *arg)
 	return 0;
 }
 
-static size_t add(char *buf, size_t len, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static size_t add(char *buf, size_t len, size_t off, const char *fmt, ...)
-{
-	if (off >= len)
-		return off;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf + off, len - off, fmt, ap);
-	va_end(ap);
-	return n < 0 ? off : off + (size_t)n;
-}
-
 static void peer_text(const struct lab *lab, const struct lab_step *st, char *buf, size_t len)
 {
 	buf[0] = '\0';
@@ -137,22 +125,22 @@ static int eval_state(struct diag *d, const struct lab *lab, const struct lab_st
 
 	char peer[96];
 	peer_text(lab, st, peer, sizeof(peer));
-	size_t off = add(seen, seenlen, 0, "saw %" PRId64 " %s", got, lab_state_name(want));
+	size_t off = str_appendf(seen, seenlen, 0, "saw %" PRId64 " %s", got, lab_state_name(want));
 	if (st->u.expect.port)
-		off = add(seen, seenlen, off, " on port %u", st->u.expect.port);
-	off = add(seen, seenlen, off, "%s", peer);
+		off = str_appendf(seen, seenlen, off, " on port %u", st->u.expect.port);
+	off = str_appendf(seen, seenlen, off, "%s", peer);
 	if (owner)
-		off = add(seen, seenlen, off, " held by %s", owner->name);
+		off = str_appendf(seen, seenlen, off, " held by %s", owner->name);
 	bool first = true;
 	for (int s = 1; s < LAB_TCP_MAX_STATES; s++) {
 		if (s == (int)want || !c.n[s])
 			continue;
-		off = add(seen, seenlen, off, "%s%" PRId64 " %s", first ? " (also: " : ", ", c.n[s],
+		off = str_appendf(seen, seenlen, off, "%s%" PRId64 " %s", first ? " (also: " : ", ", c.n[s],
 			  lab_state_name(s));
 		first = false;
 	}
 	if (!first)
-		add(seen, seenlen, off, ")");
+		str_appendf(seen, seenlen, off, ")");
 	return 0;
 }
 
@@ -186,10 +174,10 @@ static size_t add_check(char *seen, size_t seenlen, size_t off, const char *what
 {
 	if (has && !expect_count_holds(c, v)) {
 		*held = false;
-		return add(seen, seenlen, off, ", %s %" PRId64 " (want %s %" PRId64 ")", what, v,
+		return str_appendf(seen, seenlen, off, ", %s %" PRId64 " (want %s %" PRId64 ")", what, v,
 			   expect_cmp_str(c->cmp), c->n);
 	}
-	return add(seen, seenlen, off, ", %s %" PRId64, what, v);
+	return str_appendf(seen, seenlen, off, ", %s %" PRId64, what, v);
 }
 
 static int eval_queue(struct diag *d, const struct lab_step *st, bool *held, char *seen,
@@ -210,13 +198,13 @@ static int eval_queue(struct diag *d, const struct lab_step *st, bool *held, cha
 		snprintf(where, sizeof(where), " on port %u", q.port);
 	if (!q.nlisten) {
 		*held = false;
-		size_t off = add(seen, seenlen, 0, "no LISTEN socket%s", where);
+		size_t off = str_appendf(seen, seenlen, 0, "no LISTEN socket%s", where);
 		if (q.synrecv)
-			add(seen, seenlen, off, " (%" PRId64 " SYN_RECV)", q.synrecv);
+			str_appendf(seen, seenlen, off, " (%" PRId64 " SYN_RECV)", q.synrecv);
 		return 0;
 	}
 	*held = true;
-	size_t off = add(seen, seenlen, 0, "LISTEN%s", where);
+	size_t off = str_appendf(seen, seenlen, 0, "LISTEN%s", where);
 	size_t head = off;
 	off = add_check(seen, seenlen, off, "queue", q.queue, st->u.expect.has_queue,
 			&st->u.expect.queue, held);

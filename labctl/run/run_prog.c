@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/str.h"
 #include "kernel/netns.h"
 #include "observe/expect.h"
 #include "run/run_int.h"
@@ -186,26 +187,13 @@ static int write_file(const char *path, const char *text, struct lc_err *e)
 	return rc;
 }
 
-static size_t addf(char *buf, size_t len, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static size_t addf(char *buf, size_t len, size_t off, const char *fmt, ...)
-{
-	if (off >= len)
-		return off;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf + off, len - off, fmt, ap);
-	va_end(ap);
-	return n < 0 ? off : off + (size_t)n;
-}
-
 /* The hosts file host h's programs see: every lab host by name, the address on the subnet
  * it shares with h first (so a name always resolves to a reachable address). */
 static int hosts_file(struct run *r, int h, const char *path, struct lc_err *e)
 {
 	const struct lab *lab = r->lab;
 	char text[16384], a[INET6_ADDRSTRLEN + 8];
-	size_t off = addf(text, sizeof(text), 0, "# labctl lab %s, as host %s sees it\n"
+	size_t off = str_appendf(text, sizeof(text), 0, "# labctl lab %s, as host %s sees it\n"
 			  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 			  r->id, lab->hosts[h].name);
 	for (int p = 0; p < lab->nhosts; p++) {
@@ -220,7 +208,7 @@ static int hosts_file(struct run *r, int h, const char *path, struct lc_err *e)
 			struct lab_addr x = first[i];
 			x.prefixlen = -1;
 			lab_addr_format(&x, a, sizeof(a));
-			off = addf(text, sizeof(text), off, "%s\t%s\n", a, H->name);
+			off = str_appendf(text, sizeof(text), off, "%s\t%s\n", a, H->name);
 		}
 		for (int i = 0; i < H->naddrs; i++) {
 			struct lab_addr x = H->addrs[i];
@@ -232,7 +220,7 @@ static int hosts_file(struct run *r, int h, const char *path, struct lc_err *e)
 				continue;
 			x.prefixlen = -1;
 			lab_addr_format(&x, a, sizeof(a));
-			off = addf(text, sizeof(text), off, "%s\t%s\n", a, H->name);
+			off = str_appendf(text, sizeof(text), off, "%s\t%s\n", a, H->name);
 		}
 	}
 	if (off >= sizeof(text))
@@ -693,7 +681,7 @@ void run_prog_tails(struct run *r, int h, int only, char *buf, size_t len)
 			continue;
 		char tail[2048];
 		log_tail(r->progs[i]->log, 5, tail, sizeof(tail));
-		off = addf(buf, len, off, "%sprogram %s's last lines (%s):%s%s", off ? "\n" : "",
+		off = str_appendf(buf, len, off, "%sprogram %s's last lines (%s):%s%s", off ? "\n" : "",
 			   p->name, r->progs[i]->log, *tail ? "\n" : " (none)", tail);
 	}
 }
