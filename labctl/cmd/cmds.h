@@ -13,6 +13,7 @@ int cmd_ss(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_ladder(int argc, char **argv);
 int cmd_impair(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* True when argv holds -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/cmds.h"
+#include "cmd/version.h"
 #include "base/err.h"
 #include "run/registry.h"
 
@@ -25,6 +26,7 @@ static const struct cmd cmds[] = {
 	{"watch", cmd_watch, "print socket state transitions live", true},
 	{"ladder", cmd_ladder, "draw a pcap's TCP exchange as a ladder diagram", false},
 	{"impair", cmd_impair, "change a link's impairments on a running lab", true},
+	{"doctor", cmd_doctor, "check that this machine can run labs, and what to install", false},
 };
 
 static void usage(FILE *f)
@@ -32,6 +34,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: labctl COMMAND [ARGS...]   (labctl COMMAND --help for more)\n\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nlabctl --version prints the version.  A LAB is a file, or a catalogue lab's "
+		"name\n(labctl run handshake).  Man pages: labctl(1), labctl-lab(5).\n");
 	fprintf(f, "\nExit codes: 0 pass, 1 an expectation failed, 2 bad input or environment.\n");
 }
 
@@ -52,6 +56,10 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? LC_EXIT_USAGE : LC_EXIT_PASS;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("labctl %s\n", labctl_version);
+		return LC_EXIT_PASS;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name)) {
