@@ -31,11 +31,12 @@ static const struct cmd cmds[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: labctl COMMAND [ARGS...]   (labctl COMMAND --help for more)\n\n");
+	fprintf(f, "usage: labctl COMMAND [ARGS...]   (labctl COMMAND --help for more)\n"
+		"       labctl --version\n\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nlabctl --version prints the version.  A LAB is a file, or a catalogue lab's "
-		"name\n(labctl run handshake).  Man pages: labctl(1), labctl-lab(5).\n");
+	fprintf(f, "\nA LAB is a file, or the name of a catalogue lab (labctl run handshake).\n"
+		"Man pages: labctl(1), labctl-lab(5); labctl doctor checks this machine.\n");
 	fprintf(f, "\nExit codes: 0 pass, 1 an expectation failed, 2 bad input or environment.\n");
 }
 
