@@ -130,7 +130,7 @@ clean:
 
 
 # ---- install, uninstall, man pages, Debian package (docs/install.md) ---------------------------
-# Kept in one block: nothing above depends on it but version.o's generated header.
+# Kept in one block: nothing above depends on it (version.o's flags are set here).
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]   labctl in bin/, the agent in libexec/labctl/,
 #                  the catalogue in share/labctl/labs/, docs in share/doc/labctl/, man pages in
@@ -156,13 +156,13 @@ MANDIR := $(PREFIX)/share/man
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 INSTALL ?= install
 
-# Rewritten only when the text changes, so a build without a new commit recompiles nothing.
-$(OUT)/gen/labctl-version.h: FORCE_VERSION
+# version.o alone gets the version, and is rebuilt when its text changes (the stamp is
+# rewritten only then, so a build without a new commit recompiles nothing).
+$(OUT)/gen/version.txt: FORCE_VERSION
 	@mkdir -p $(dir $@)
-	@echo '#define LABCTL_VERSION "$(LABCTL_VERSION)"' >$@.tmp; \
-	 if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-$(OUT)/obj/labctl/cmd/version.o: $(OUT)/gen/labctl-version.h
-$(OUT)/obj/labctl/cmd/version.o: CFLAGS_ALL += -I$(OUT)/gen
+	@echo '$(LABCTL_VERSION)' >$@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(OUT)/obj/labctl/cmd/version.o: $(OUT)/gen/version.txt
+$(OUT)/obj/labctl/cmd/version.o: CFLAGS_ALL += -DLABCTL_VERSION='"$(LABCTL_VERSION)"'
 FORCE_VERSION:
 
 DOC_FILES := README.md $(wildcard docs/*.md)

@@ -1,6 +1,5 @@
-/* labctl's version: the Makefile's VERSION and, in a git checkout, `git describe` (the
- * Makefile writes both into a generated header that only version.c includes, so a new
- * commit recompiles one file). */
+/* labctl's version: the Makefile's VERSION and, in a git checkout, `git describe`.  Only
+ * version.c is compiled with it, so a new commit recompiles one file. */
 #ifndef LABCTL_VERSION_H
 #define LABCTL_VERSION_H
 
