@@ -51,6 +51,17 @@ struct doctor {
 	bool root;
 };
 
+/* The layers' messages end by pointing to `labctl doctor`; not here. */
+static const char *no_hint(char *msg)
+{
+	char *h = strstr(msg, " (`labctl doctor`");
+	if (!h)
+		h = strstr(msg, " (see `labctl doctor`)");
+	if (h)
+		*h = '\0';
+	return msg;
+}
+
 static struct check *add(struct doctor *d, const char *name)
 {
 	struct check *c = &d->c[d->n++];
@@ -75,12 +86,13 @@ static void check_privileges(struct doctor *d)
 		snprintf(c->detail, sizeof(c->detail), "not root, but unprivileged user namespaces "
 			 "are allowed: labs run as `unshare -rn labctl run LAB` (no `up`, whose "
 			 "/run/netns binds need real root)");
-		snprintf(c->fix, sizeof(c->fix), "or run labctl with sudo");
+		snprintf(c->fix, sizeof(c->fix), "sudo labctl ... gives every command (up, exec, ss) "
+			 "and both engines");
 		return;
 	}
 	c->v = V_FAIL;
-	snprintf(c->detail, sizeof(c->detail), "%s; unprivileged user namespaces: %s", e.msg,
-		 ue.msg);
+	snprintf(c->detail, sizeof(c->detail), "%s; unprivileged user namespaces: %s",
+		 no_hint(e.msg), ue.msg);
 	snprintf(c->fix, sizeof(c->fix), "sudo labctl ...");
 }
 
@@ -142,8 +154,8 @@ static void check_engines(struct doctor *d)
 			 "run in user space (TAP devices and a forwarder)");
 	else {
 		snprintf(uc->detail, sizeof(uc->detail), "%s", ue.msg);
-		snprintf(uc->fix, sizeof(uc->fix), "modprobe tun; labctl needs /dev/net/tun "
-			 "(crw-rw-rw- on most systems)");
+		snprintf(uc->fix, sizeof(uc->fix), "modprobe tun, or run as root, or make "
+			 "/dev/net/tun crw-rw-rw- (as most distributions do)");
 	}
 	if (netem == 1)
 		snprintf(nc->detail, sizeof(nc->detail), "%s: --engine auto takes netem", how);
@@ -151,12 +163,13 @@ static void check_engines(struct doctor *d)
 		/* the engine's message says what to do: that goes on the fix line */
 		snprintf(nc->detail, sizeof(nc->detail), "%s; %s",
 			 d->root && netem == 0 ? "this kernel has no sch_netem (a netem qdisc "
-			 "cannot be made)" : ne.msg,
+			 "cannot be made)" : no_hint(ne.msg),
 			 tun == 1 ? "labs use the userlink engine instead (--engine auto picks it)"
-				  : "and userlink cannot work either");
+				  : "and userlink cannot work either: only labs that impair no link "
+				    "can run");
 		snprintf(nc->fix, sizeof(nc->fix), "modprobe sch_netem, or install your "
-			 "distribution's extra kernel modules (e.g. linux-modules-extra-$(uname -r)); "
-			 "not needed while userlink works");
+			 "distribution's extra kernel modules (e.g. linux-modules-extra-$(uname -r))%s",
+			 tun == 1 ? "; not needed while userlink works" : "");
 	}
 	nc->v = netem == 1 ? V_OK : tun == 1 ? V_NO : V_FAIL;
 	uc->v = tun == 1 ? V_OK : netem == 1 ? V_NO : V_FAIL;
@@ -187,7 +200,8 @@ static void check_libpcap(struct doctor *d)
 		return;
 	}
 	c->v = V_NO;
-	snprintf(c->detail, sizeof(c->detail), "%s; labs without capture still run", e.msg);
+	snprintf(c->detail, sizeof(c->detail), "%s; labs without capture still run",
+		 no_hint(e.msg));
 	snprintf(c->fix, sizeof(c->fix), "apt-get install libpcap0.8");
 }
 
