@@ -229,6 +229,7 @@ deb:
 	@set -e; cd build/deb; \
 	 deps=$$(dpkg-shlibdeps -O -e root/usr/bin/labctl -e root/usr/libexec/labctl/labctl-agent \
 		2>/dev/null | sed -n 's/^shlibs:Depends=//p'); \
+	 [ -n "$$deps" ] || { echo "make deb: dpkg-shlibdeps found no dependencies (is dpkg-dev installed? make deps)" >&2; exit 2; }; \
 	 pcaplib=$$(ldconfig -p | awk '$$1 == "libpcap.so.0.8" { print $$NF; exit }'); \
 	 pcappkg=$$([ -n "$$pcaplib" ] && dpkg -S "$$(readlink -f $$pcaplib)" 2>/dev/null | cut -d: -f1 | head -1); \
 	 size=$$(du -sk --exclude=DEBIAN root | cut -f1); \
