@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -12,6 +13,20 @@
 #include <unistd.h>
 
 #include "kernel/netns.h"
+
+/* "No", with why in e: the 0 of the 1/0/-errno answers. */
+static int absent(struct lc_err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int absent(struct lc_err *e, int code, const char *fmt, ...)
+{
+	char msg[LC_ERR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_set(e, code, "%s", msg);
+	return 0;
+}
 
 /* A /proc/sys value as a number: 0, -ENOENT when the file does not exist. */
 static int read_long(const char *path, long *v)
@@ -29,7 +44,7 @@ int sysprobe_userns(struct lc_err *e)
 	long v;
 	int r = read_long("/proc/sys/user/max_user_namespaces", &v);
 	if (r == -ENOENT)
-		return err_set(e, -ENOENT, "this kernel has no user namespaces (CONFIG_USER_NS)"), 0;
+		return absent(e, -ENOENT, "this kernel has no user namespaces (CONFIG_USER_NS)");
 	if (r < 0)
 		return err_set(e, r, "reading user.max_user_namespaces: %s", strerror(-r));
 	if (v <= 0)
@@ -41,8 +56,8 @@ int sysprobe_userns(struct lc_err *e)
 			       "sysctl -w kernel.unprivileged_userns_clone=1"), 0;
 	/* Ubuntu 23.10 and later */
 	if (read_long("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0 && v)
-		return err_set(e, -EPERM, "AppArmor restricts unprivileged user namespaces "
-			       "(kernel.apparmor_restrict_unprivileged_userns=1)"), 0;
+		return absent(e, -EPERM, "AppArmor restricts unprivileged user namespaces "
+			       "(kernel.apparmor_restrict_unprivileged_userns=1)");
 	return 1;
 }
 
@@ -60,8 +75,8 @@ int sysprobe_tun(struct lc_err *e)
 		return err_set(e, -ENODEV, "/dev/net/tun exists but this kernel has no TUN/TAP "
 			       "driver (CONFIG_TUN); modprobe tun"), 0;
 	if (errno == EACCES || errno == EPERM)
-		return err_set(e, -errno, "/dev/net/tun cannot be opened by this user (%s)",
-			       strerror(errno)), 0;
+		return absent(e, -errno, "/dev/net/tun cannot be opened by this user (%s)",
+			       strerror(errno));
 	return err_set(e, -errno, "opening /dev/net/tun: %s", strerror(errno));
 }
 
@@ -101,19 +116,19 @@ int sysprobe_netem_module(char *how, size_t len, struct lc_err *e)
 		snprintf(how, len, "sch_netem is a module of this kernel (loaded on first use)");
 		return 1;
 	}
-	return err_set(e, -ENOENT, "kernel %s has no sch_netem (not loaded, not built in, no "
-		       "module under /lib/modules/%s)", u.release, u.release), 0;
+	return absent(e, -ENOENT, "kernel %s has no sch_netem (not loaded, not built in, no "
+		       "module under /lib/modules/%s)", u.release, u.release);
 }
 
 int sysprobe_btf(struct lc_err *e)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0)
-		return err_set(e, -errno, "no kernel BTF (/sys/kernel/btf/vmlinux: %s): the kernel "
-			       "needs CONFIG_DEBUG_INFO_BTF", strerror(errno)), 0;
+		return absent(e, -errno, "no kernel BTF (/sys/kernel/btf/vmlinux: %s): the kernel "
+			       "needs CONFIG_DEBUG_INFO_BTF", strerror(errno));
 	/* an unknown command: EINVAL when bpf() exists, ENOSYS when it does not */
 	if (syscall(SYS_bpf, -1, NULL, 0) < 0 && errno == ENOSYS)
-		return err_set(e, -ENOSYS, "the kernel has BTF but no bpf() system call "
-			       "(CONFIG_BPF_SYSCALL)"), 0;
+		return absent(e, -ENOSYS, "the kernel has BTF but no bpf() system call "
+			       "(CONFIG_BPF_SYSCALL)");
 	return 1;
 }
 
