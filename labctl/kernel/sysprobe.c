@@ -48,12 +48,12 @@ int sysprobe_userns(struct lc_err *e)
 	if (r < 0)
 		return err_set(e, r, "reading user.max_user_namespaces: %s", strerror(-r));
 	if (v <= 0)
-		return err_set(e, -EPERM, "user.max_user_namespaces is 0; allow them: sysctl -w "
-			       "user.max_user_namespaces=10000"), 0;
+		return absent(e, -EPERM, "user.max_user_namespaces is 0; allow them: sysctl -w "
+			       "user.max_user_namespaces=10000");
 	/* Debian's patch (kernels before 6.x); absent upstream */
 	if (read_long("/proc/sys/kernel/unprivileged_userns_clone", &v) == 0 && v == 0)
-		return err_set(e, -EPERM, "kernel.unprivileged_userns_clone is 0; allow them: "
-			       "sysctl -w kernel.unprivileged_userns_clone=1"), 0;
+		return absent(e, -EPERM, "kernel.unprivileged_userns_clone is 0; allow them: "
+			       "sysctl -w kernel.unprivileged_userns_clone=1");
 	/* Ubuntu 23.10 and later */
 	if (read_long("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0 && v)
 		return absent(e, -EPERM, "AppArmor restricts unprivileged user namespaces "
@@ -69,11 +69,11 @@ int sysprobe_tun(struct lc_err *e)
 		return 1;
 	}
 	if (errno == ENOENT)
-		return err_set(e, -ENOENT, "/dev/net/tun does not exist; load the tun module "
-			       "(modprobe tun) or create it: mknod /dev/net/tun c 10 200"), 0;
+		return absent(e, -ENOENT, "/dev/net/tun does not exist; load the tun module "
+			       "(modprobe tun) or create it: mknod /dev/net/tun c 10 200");
 	if (errno == ENODEV)
-		return err_set(e, -ENODEV, "/dev/net/tun exists but this kernel has no TUN/TAP "
-			       "driver (CONFIG_TUN); modprobe tun"), 0;
+		return absent(e, -ENODEV, "/dev/net/tun exists but this kernel has no TUN/TAP "
+			       "driver (CONFIG_TUN); modprobe tun");
 	if (errno == EACCES || errno == EPERM)
 		return absent(e, -errno, "/dev/net/tun cannot be opened by this user (%s)",
 			       strerror(errno));
