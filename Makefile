@@ -215,7 +215,8 @@ man-lint:
 
 # The package: the release build installed with PREFIX=/usr into build/deb/root, binaries
 # stripped, man pages gzipped, Depends from dpkg-shlibdeps (the ELF files' own NEEDED
-# entries) plus libpcap, which labctl loads with dlopen (labctl/kernel/pcapdl.h).
+# entries); libpcap is a Recommends: labctl loads it with dlopen, only to capture or draw
+# (labctl/kernel/pcapdl.h).
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_FILE := labctl_$(VERSION)_$(DEB_ARCH).deb
 DEB_ROOT := build/deb/root
