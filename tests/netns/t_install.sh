@@ -229,8 +229,10 @@ check "the package depends on no build tool or -dev package" \
 echo "# $(basename "$DEB"): $(stat -c %s "$DEB") bytes, $(dpkg-deb -c "$DEB" | grep -vc '/$') files"
 
 # From here the real /usr is touched.  The guardian holds the read end of a pipe whose only
-# writer is this shell (and its short-lived children): when the pipe closes, for whatever
-# reason this test ends, it removes the package if it is still installed.
+# writers are this shell and the children it starts from here (dpkg -i, labctl run): when the
+# last of them ends, for whatever reason, even SIGKILL, it removes the package if it is still
+# installed; since dpkg -i holds the pipe too, the removal never races the install.  (Checked
+# by SIGKILLing the test just after dpkg -i: the package was gone 6 s later.)
 T_DEB_INSTALLED=0
 remove_pkg() { dpkg-query -W -f='${Status}' labctl 2>/dev/null | grep -q 'ok installed' && dpkg -r labctl >/dev/null 2>&1; }
 exec {GUARD}> >(cat >/dev/null; dpkg-query -W -f='${Status}' labctl 2>/dev/null | grep -q 'ok installed' && dpkg -r labctl >/dev/null 2>&1)
