@@ -1,4 +1,5 @@
 /* labctl check FILE...: parse and validate lab files.  No root, no kernel: only the parser. */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "cmd/cmds.h"
 #include "base/err.h"
+#include "base/paths.h"
 #include "lab/lab.h"
 
 static void check_usage(FILE *f)
@@ -95,15 +97,17 @@ int cmd_check(int argc, char **argv)
 		struct lc_err e = {0};
 		struct lab *lab = NULL;
 		char *all = NULL;
+		char file[PATH_MAX];  /* a catalogue lab by name, as for run */
 		nfiles++;
-		if (lab_parse_file_errs(argv[i], &lab, &e, &all) < 0) {
+		paths_lab_resolve(argv[i], file, sizeof(file));
+		if (lab_parse_file_errs(file, &lab, &e, &all) < 0) {
 			fprintf(stderr, "%s\n", all ? all : e.msg);
 			free(all);
 			bad++;
 			continue;
 		}
 		if (!quiet)
-			printf("%s: ok (%d hosts, %d links, %d steps)\n", argv[i], lab->nhosts,
+			printf("%s: ok (%d hosts, %d links, %d steps)\n", file, lab->nhosts,
 			       lab->nlinks, lab->nsteps);
 		if (!quiet && lab->nprogs)
 			print_programs(lab);

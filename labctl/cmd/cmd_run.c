@@ -1,6 +1,7 @@
 /* labctl run LAB|DIR...: build, drive, verify, tear down. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "base/clock.h"
 #include "cmd/cmds.h"
 #include "base/err.h"
+#include "base/paths.h"
 #include "lab/lab.h"
 #include "kernel/privs.h"
 #include "run/run.h"
@@ -87,7 +89,9 @@ static int collect(char **args, int n, char ***files, int *nfiles)
 			if (!nf)
 				return -ENOMEM;
 			*files = nf;
-			(*files)[(*nfiles)++] = strdup(args[i]);
+			char file[PATH_MAX];  /* a catalogue lab by name: `labctl run handshake` */
+			paths_lab_resolve(args[i], file, sizeof(file));
+			(*files)[(*nfiles)++] = strdup(file);
 		}
 	}
 	return 0;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "cmd/cmds.h"
 #include "base/err.h"
+#include "base/paths.h"
 #include "lab/lab.h"
 #include "kernel/netns.h"
 #include "kernel/privs.h"
@@ -149,7 +151,8 @@ int cmd_up(int argc, char **argv)
 		fputs(up_usage, stderr);
 		return LC_EXIT_USAGE;
 	}
-	const char *file = argv[optind];
+	char file[PATH_MAX];  /* a catalogue lab by name: `labctl up handshake` */
+	paths_lab_resolve(argv[optind], file, sizeof(file));
 	struct lc_err e = {0};
 	struct lab *lab = NULL;
 	if (privs_check("labctl up", &e) < 0) {

@@ -15,6 +15,7 @@ int cmd_ladder(int argc, char **argv);
 int cmd_impair(int argc, char **argv);
 int cmd_step(int argc, char **argv);
 int cmd_expect(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* True when argv holds -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/cmds.h"
+#include "cmd/version.h"
 #include "base/err.h"
 #include "run/registry.h"
 
@@ -27,13 +28,17 @@ static const struct cmd cmds[] = {
 	{"impair", cmd_impair, "change a link's impairments on a running lab", true},
 	{"step", cmd_step, "run one step line (agent, program, impair) on a running lab", true},
 	{"expect", cmd_expect, "check one expectation on a running lab (exit 0 or 1)", true},
+	{"doctor", cmd_doctor, "check that this machine can run labs, and what to install", false},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: labctl COMMAND [ARGS...]   (labctl COMMAND --help for more)\n\n");
+	fprintf(f, "usage: labctl COMMAND [ARGS...]   (labctl COMMAND --help for more)\n"
+		"       labctl --version\n\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nA LAB is a file, or the name of a catalogue lab (labctl run handshake).\n"
+		"Man pages: labctl(1), labctl-lab(5); labctl doctor checks this machine.\n");
 	fprintf(f, "\nExit codes: 0 pass, 1 an expectation failed, 2 bad input or environment.\n");
 }
 
@@ -54,6 +59,10 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? LC_EXIT_USAGE : LC_EXIT_PASS;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("labctl %s\n", labctl_version);
+		return LC_EXIT_PASS;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name)) {

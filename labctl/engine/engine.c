@@ -16,7 +16,8 @@
 
 #define NO_NETEM_HELP "this kernel has no sch_netem (CONFIG_NET_SCH_NETEM); load it with " \
 	"`modprobe sch_netem`, install your distribution's extra kernel modules (e.g. " \
-	"linux-modules-extra), or use --engine userlink"
+	"linux-modules-extra), or use --engine userlink (`labctl doctor` lists what this " \
+	"machine has)"
 
 /* ---- the veth engine: no impairments ------------------------------------------------------- */
 

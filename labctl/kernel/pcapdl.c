@@ -26,7 +26,8 @@ int pcapdl_load(struct lc_err *e)
 	}
 	if (!h)
 		return err_set(e, -ENOENT, "capture and ladders need libpcap, which is not installed "
-			       "(%s); install it: apt-get install libpcap0.8", why);
+			       "(%s); install it: apt-get install libpcap0.8 (`labctl doctor` checks "
+			       "this machine)", why);
 #define PCAPDL_RESOLVE(f)                                                                      \
 	if (!(*(void **)&sym_##f = dlsym(h, #f))) {                                             \
 		err_set(e, -ENOENT, "the libpcap found lacks %s (libpcap 1.9 or later is needed)", \

@@ -26,8 +26,10 @@ int privs_check(const char *what, struct lc_err *e)
 		return 0;
 	if (!admin && !net)
 		return err_set(e, -EPERM, "%s needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to make "
-			       "network namespaces; run it with sudo", what);
-	return err_set(e, -EPERM, "%s needs %s, which this process lacks; run it with sudo", what,
+			       "network namespaces; run it with sudo (`labctl doctor` says what this "
+			       "machine allows)", what);
+	return err_set(e, -EPERM, "%s needs %s, which this process lacks; run it with sudo (see `labctl "
+			       "doctor`)", what,
 		       admin ? "CAP_NET_ADMIN" : "CAP_SYS_ADMIN");
 }
 

@@ -1,5 +1,6 @@
 /* agentctl: start an agent in a namespace, send it steps, collect answers and events. */
 #include "base/clock.h"
+#include "base/paths.h"
 #include "run/agentctl.h"
 
 #include <errno.h>
@@ -182,30 +183,6 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- starting ---- */
 
-static int agent_path(char *out, size_t len)
-{
-	const char *env = getenv("LABCTL_AGENT");
-	char self[PATH_MAX];
-	if (env && *env) {
-		snprintf(out, len, "%s", env);
-		return 0;
-	}
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(out, len, "%s/labctl-agent", self);
-	if (access(out, X_OK) == 0)
-		return 0;
-	snprintf(out, len, "%s/../agents/labctl-agent", self);
-	if (access(out, X_OK) == 0)
-		return 0;
-	return -ENOENT;
-}
-
 /* In the child, between fork and exec: only async-signal-safe calls.  A failure is written
  * to errfd as {stage, errno}. */
 static void child_exec(int netns_fd, int ctl, int errfd, pid_t parent, const char *path,
@@ -257,10 +234,12 @@ int agentctl_start(struct ev_loop *loop, int netns_fd, const char *host_name,
 	struct agentctl *a;
 
 	*out = NULL;
-	rc = agent_path(path, sizeof(path));
+	/* found by labctl's own location (base/paths.h), never through a source tree */
+	struct lc_err pe = {0};
+	rc = paths_agent(path, sizeof(path), &pe);
 	if (rc < 0)
-		return err_set(e, rc, "agent for host %s: labctl-agent not found (set LABCTL_AGENT)",
-			       host_name);
+		return err_set(e, rc, "agent for host %s: %s; set LABCTL_AGENT, or see `labctl "
+			       "doctor`", host_name, pe.msg);
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return err_set(e, -ENOMEM, "agent for host %s: out of memory", host_name);
