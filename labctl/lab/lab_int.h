@@ -16,6 +16,7 @@
 #include "lab/lab.h"
 
 #define LAB_MAX_ERRORS 50
+#define LAB_WORDS_MAX 64     /* words of one kind (word_names) */
 
 struct tok {
 	const char *s;
@@ -80,6 +81,36 @@ struct parser {
 	int together;
 };
 
+/* The grammar's entry points.  Each file of statements (lab_topo.c, lab_step.c, lab_expect.c)
+ * has one table of the words it parses, ended by a NULL name; lab_parse.c's `families`
+ * lists the tables.  Their order is the order of "did you mean" candidates and of the lists
+ * in messages ("unknown step X (listen, connect, ...)"), so a word is known, suggested and
+ * listed once it has its entry.  A new family of statements is a file with its table, its
+ * extern line below and its line in `families`. */
+enum lab_word_kind {
+	LAB_STATEMENT,   /* WORD ...: a line's first word (lab, host, wait, expect) */
+	LAB_VERB,        /* HOST WORD ...: a host's step (listen, connect, send) */
+	LAB_EXPECT,      /* expect HOST WORD ...: what to expect besides a TCP state (counter) */
+};
+
+struct lab_word {
+	enum lab_word_kind kind;
+	const char *name;
+	union {
+		int (*statement)(struct parser *p, struct tok *t, int n);
+		int (*verb)(struct parser *p, int host, enum lab_op op, struct tok *t, int n);
+		/* fills e->u.expect from t[2..n); the caller adds the step */
+		int (*expect)(struct parser *p, int host, struct tok *t, int n,
+			      struct lab_step *e);
+	} parse;
+	bool step;           /* LAB_STATEMENT: a step, which '&' may join (impair, wait) */
+	enum lab_op op;      /* LAB_VERB: passed to parse.verb */
+};
+
+extern const struct lab_word lab_topo_words[];    /* lab_topo.c */
+extern const struct lab_word lab_step_words[];    /* lab_step.c */
+extern const struct lab_word lab_expect_words[];  /* lab_expect.c */
+
 static inline struct lab_pos pos_at(struct parser *p, int col)
 {
 	struct lab_pos pos = {p->line, col};
@@ -120,6 +151,12 @@ bool valid_name(const char *s);
 
 /* ---- lab_parse.c: names the statements share ---- */
 
+/* The entry for word of that kind, or NULL. */
+const struct lab_word *word_find(enum lab_word_kind kind, const char *name);
+/* The words of a kind in table order into names[0..cap); returns how many. */
+size_t word_names(enum lab_word_kind kind, const char **names, size_t cap);
+/* "listen, connect, send" */
+void word_list(enum lab_word_kind kind, char *buf, size_t len);
 bool is_statement(const char *s);
 /* Look up a host used by a statement; error (with suggestion, or "declared later") if
  * absent. */
@@ -140,15 +177,6 @@ int get_group_name(struct parser *p, const struct tok *t, char *out);
 
 /* ---- lab_topo.c ---- */
 
-int st_lab(struct parser *p, struct tok *t, int n);
-int st_about(struct parser *p, struct tok *t, int n);
-int st_seed(struct parser *p, struct tok *t, int n);
-int st_blackhole(struct parser *p, struct tok *t, int n);
-int st_host(struct parser *p, struct tok *t, int n);
-int st_link(struct parser *p, struct tok *t, int n);
-int st_route(struct parser *p, struct tok *t, int n);
-int st_capture(struct parser *p, struct tok *t, int n);
-int st_drop(struct parser *p, struct tok *t, int n);
 /* "A>B" naming an existing link: link index and direction. */
 int link_dir(struct parser *p, const struct tok *t, int *link, int *dir);
 
@@ -164,16 +192,8 @@ int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
 
 /* ---- lab_step.c ---- */
 
+/* A new step at the end of the lab's steps, of this line's '&' group; NULL when out of
+ * memory. */
 struct lab_step *new_step(struct parser *p, enum lab_op op, int host, int col);
-int step_listen(struct parser *p, int h, struct tok *t, int n);
-int step_connect(struct parser *p, int h, struct tok *t, int n);
-int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n);
-int step_flood(struct parser *p, int h, struct tok *t, int n);
-int st_impair(struct parser *p, struct tok *t, int n);
-int st_wait(struct parser *p, struct tok *t, int n);
-
-/* ---- lab_expect.c ---- */
-
-int st_expect(struct parser *p, struct tok *t, int n);
 
 #endif

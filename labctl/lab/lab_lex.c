@@ -14,7 +14,7 @@
 
 #include "lab/lab_int.h"
 
-/* ---- errors ---------------------------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------------------------- */
 
 static void err_add(struct parser *p, int line, int col, const char *text)
 {
@@ -212,7 +212,7 @@ int tokenize(struct parser *p, const char *src, size_t len, struct line *ln, cha
 	return 0;
 }
 
-/* ---- values --------------------------------------------------------------------------- */
+/* ---- values ----------------------------------------------------------------------------- */
 
 /* Column for "X needs a value" when the value is missing: the keyword's own column. */
 int need(struct parser *p, const struct tok *t, int i, int n, const char *what)

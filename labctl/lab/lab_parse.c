@@ -7,9 +7,9 @@
  * whole, and parsing resumes on the next line.
  *
  * This file is the dispatcher: it splits lines into statements and hands each to its parser
- * (lab_topo.c, lab_step.c, lab_expect.c; lab_int.h lists them), and holds the names the
- * statements share (hosts, addresses, groups), the whole-file checks and the public API.
- * Tokens, values and the error machinery are in lab_lex.c.
+ * through the word tables of lab_topo.c, lab_step.c and lab_expect.c (`families`), and holds
+ * the names the statements share (hosts, addresses, groups), the whole-file checks and the
+ * public API.  Tokens, values and the error machinery are in lab_lex.c.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -28,34 +28,52 @@
 
 #define LAB_FILE_MAX (4 << 20)
 
-static const char *const statements[] = {
-	"lab", "about", "seed", "blackhole", "host", "link", "route", "capture", "drop",
-	"impair", "wait", "expect",
+/* Every family of statements, in the order their words are suggested and listed. */
+static const struct lab_word *const families[] = {
+	lab_topo_words, lab_step_words, lab_expect_words,
 };
-#define NSTATEMENTS (sizeof(statements) / sizeof(statements[0]))
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
-static const char *const verbs[] = {
-	"listen", "connect", "send", "shutdown", "close", "abort", "accept", "flood", "unlisten",
-};
-#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+/* ---- the words -------------------------------------------------------------------------- */
 
-/* ---- small helpers ---------------------------------------------------------------------- */
-
-static bool is_verb(const char *s)
+const struct lab_word *word_find(enum lab_word_kind kind, const char *name)
 {
-	for (size_t i = 0; i < NVERBS; i++)
-		if (!strcmp(s, verbs[i]))
-			return true;
-	return false;
+	for (size_t f = 0; f < NFAMILIES; f++)
+		for (const struct lab_word *w = families[f]; w->name; w++)
+			if (w->kind == kind && !strcmp(w->name, name))
+				return w;
+	return NULL;
+}
+
+size_t word_names(enum lab_word_kind kind, const char **names, size_t cap)
+{
+	size_t n = 0;
+	for (size_t f = 0; f < NFAMILIES; f++)
+		for (const struct lab_word *w = families[f]; w->name && n < cap; w++)
+			if (w->kind == kind)
+				names[n++] = w->name;
+	return n;
+}
+
+void word_list(enum lab_word_kind kind, char *buf, size_t len)
+{
+	const char *names[LAB_WORDS_MAX];
+	size_t n = word_names(kind, names, LAB_WORDS_MAX), off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", names[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
 }
 
 bool is_statement(const char *s)
 {
-	for (size_t i = 0; i < NSTATEMENTS; i++)
-		if (!strcmp(s, statements[i]))
-			return true;
-	return false;
+	return word_find(LAB_STATEMENT, s) != NULL;
 }
+
+/* ---- names the statements share --------------------------------------------------------- */
 
 static const char **host_names(struct parser *p)
 {
@@ -211,74 +229,50 @@ int get_group_name(struct parser *p, const struct tok *t, char *out)
 
 /* ---- driver ----------------------------------------------------------------------------- */
 
-static int st_host_step(struct parser *p, int h, struct tok *t, int n)
+static int host_step(struct parser *p, int h, struct tok *t, int n)
 {
+	char list[256];
+	word_list(LAB_VERB, list, sizeof(list));
 	if (n < 2)
-		return perr(p, t[0].col,
-			    "expected a step after the host name (listen, connect, send, shutdown, "
-			    "close, abort, accept, unlisten, flood)");
+		return perr(p, t[0].col, "expected a step after the host name (%s)", list);
 	const char *v = t[1].s;
-	if (!strcmp(v, "listen"))
-		return step_listen(p, h, t, n);
-	if (!strcmp(v, "connect"))
-		return step_connect(p, h, t, n);
-	if (!strcmp(v, "send"))
-		return step_group(p, h, LAB_OP_SEND, t, n);
-	if (!strcmp(v, "shutdown"))
-		return step_group(p, h, LAB_OP_SHUTDOWN, t, n);
-	if (!strcmp(v, "close"))
-		return step_group(p, h, LAB_OP_CLOSE, t, n);
-	if (!strcmp(v, "abort"))
-		return step_group(p, h, LAB_OP_ABORT, t, n);
-	if (!strcmp(v, "accept"))
-		return step_group(p, h, LAB_OP_ACCEPT, t, n);
-	if (!strcmp(v, "unlisten"))
-		return step_group(p, h, LAB_OP_UNLISTEN, t, n);
-	if (!strcmp(v, "flood"))
-		return step_flood(p, h, t, n);
+	const struct lab_word *w = word_find(LAB_VERB, v);
+	if (w)
+		return w->parse.verb(p, h, w->op, t, n);
+	const char *verbs[LAB_WORDS_MAX];
+	size_t nverbs = word_names(LAB_VERB, verbs, LAB_WORDS_MAX);
 	char sug[96];
-	mean(sug, sizeof(sug), v, verbs, NVERBS);
+	mean(sug, sizeof(sug), v, verbs, nverbs);
 	if (sug[0])
 		return perr(p, t[1].col, "unknown step \"%s\"%s", v, sug);
-	return perr(p, t[1].col,
-		    "unknown step \"%s\" (listen, connect, send, shutdown, close, abort, accept, "
-		    "unlisten, flood)",
-		    v);
+	return perr(p, t[1].col, "unknown step \"%s\" (%s)", v, list);
 }
 
 static bool is_step_segment(struct parser *p, struct tok *t, int n)
 {
 	if (n == 0)
 		return false;
-	if (!strcmp(t[0].s, "impair") || !strcmp(t[0].s, "wait") || !strcmp(t[0].s, "expect"))
-		return true;
-	if (is_statement(t[0].s))
-		return false;
-	return lab_host_find(p->lab, t[0].s) >= 0 || (n >= 2 && is_verb(t[1].s));
+	const struct lab_word *w = word_find(LAB_STATEMENT, t[0].s);
+	if (w)
+		return w->step;
+	return lab_host_find(p->lab, t[0].s) >= 0 || (n >= 2 && word_find(LAB_VERB, t[1].s));
 }
 
 static int parse_segment(struct parser *p, struct tok *t, int n)
 {
 	const char *k = t[0].s;
-	if (!strcmp(k, "lab")) return st_lab(p, t, n);
-	if (!strcmp(k, "about")) return st_about(p, t, n);
-	if (!strcmp(k, "seed")) return st_seed(p, t, n);
-	if (!strcmp(k, "blackhole")) return st_blackhole(p, t, n);
-	if (!strcmp(k, "host")) return st_host(p, t, n);
-	if (!strcmp(k, "link")) return st_link(p, t, n);
-	if (!strcmp(k, "route")) return st_route(p, t, n);
-	if (!strcmp(k, "capture")) return st_capture(p, t, n);
-	if (!strcmp(k, "drop")) return st_drop(p, t, n);
-	if (!strcmp(k, "impair")) return st_impair(p, t, n);
-	if (!strcmp(k, "wait")) return st_wait(p, t, n);
-	if (!strcmp(k, "expect")) return st_expect(p, t, n);
+	const struct lab_word *w = word_find(LAB_STATEMENT, k);
+	if (w)
+		return w->parse.statement(p, t, n);
 	int h = lab_host_find(p->lab, k);
 	if (h >= 0)
-		return st_host_step(p, h, t, n);
-	if (n >= 2 && is_verb(t[1].s))
+		return host_step(p, h, t, n);
+	if (n >= 2 && word_find(LAB_VERB, t[1].s))
 		return get_host(p, &t[0]);  /* reports unknown / not yet declared host */
+	const char *stmts[LAB_WORDS_MAX];
+	size_t nstmts = word_names(LAB_STATEMENT, stmts, LAB_WORDS_MAX);
 	char sug[96];
-	mean(sug, sizeof(sug), k, statements, NSTATEMENTS);
+	mean(sug, sizeof(sug), k, stmts, nstmts);
 	if (!sug[0]) {
 		/* "clinet listen" is caught above; "clinet" alone may still be a host typo */
 		const char **names = host_names(p);

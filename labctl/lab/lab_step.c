@@ -87,7 +87,7 @@ static int get_target(struct parser *p, const struct tok *t, int *host, struct l
 	return *host < 0 ? -1 : 0;
 }
 
-int step_listen(struct parser *p, int h, struct tok *t, int n)
+static int step_listen(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
 	static const char *const keys[] = {"backlog", "accept", "on-eof", "data", "as"};
 	if (n < 3)
@@ -200,14 +200,14 @@ int step_listen(struct parser *p, int h, struct tok *t, int n)
 	}
 	if (group_define(p, h, s.u.listen.group, true, group_col))
 		return -1;
-	struct lab_step *ns = new_step(p, LAB_OP_LISTEN, h, t[0].col);
+	struct lab_step *ns = new_step(p, op, h, t[0].col);
 	if (!ns)
 		return -1;
 	ns->u = s.u;
 	return 0;
 }
 
-int step_connect(struct parser *p, int h, struct tok *t, int n)
+static int step_connect(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
 	static const char *const keys[] = {"count", "rate", "as", "from"};
 	if (n < 3)
@@ -263,14 +263,14 @@ int step_connect(struct parser *p, int h, struct tok *t, int n)
 		return perr(p, from_col, "from address and target are different address families");
 	if (group_define(p, h, s.u.connect.group, false, group_col))
 		return -1;
-	struct lab_step *ns = new_step(p, LAB_OP_CONNECT, h, t[0].col);
+	struct lab_step *ns = new_step(p, op, h, t[0].col);
 	if (!ns)
 		return -1;
 	ns->u = s.u;
 	return 0;
 }
 
-int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
+static int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
 	const char *verb = t[1].s;
 	struct lab_step s;
@@ -321,7 +321,7 @@ int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 	return 0;
 }
 
-int step_flood(struct parser *p, int h, struct tok *t, int n)
+static int step_flood(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
 	static const char *const keys[] = {"rate", "for", "from"};
 	if (n < 3)
@@ -371,7 +371,7 @@ int step_flood(struct parser *p, int h, struct tok *t, int n)
 		return perr(p, t[1].col, "flood needs rate R/s");
 	if (!has_for)
 		return perr(p, t[1].col, "flood needs for DUR");
-	struct lab_step *ns = new_step(p, LAB_OP_FLOOD, h, t[0].col);
+	struct lab_step *ns = new_step(p, op, h, t[0].col);
 	if (!ns)
 		return -1;
 	ns->u = s.u;
@@ -387,7 +387,7 @@ int step_flood(struct parser *p, int h, struct tok *t, int n)
 	return 0;
 }
 
-int st_impair(struct parser *p, struct tok *t, int n)
+static int st_impair(struct parser *p, struct tok *t, int n)
 {
 	struct lab_step s;
 	memset(&s, 0, sizeof(s));
@@ -439,7 +439,7 @@ int st_impair(struct parser *p, struct tok *t, int n)
 	return 0;
 }
 
-int st_wait(struct parser *p, struct tok *t, int n)
+static int st_wait(struct parser *p, struct tok *t, int n)
 {
 	int64_t ns;
 	if (n < 2)
@@ -454,3 +454,19 @@ int st_wait(struct parser *p, struct tok *t, int n)
 	s->u.wait.ns = ns;
 	return 0;
 }
+
+/* The verbs in the order "unknown step" lists them. */
+const struct lab_word lab_step_words[] = {
+	{LAB_VERB, "listen", .parse.verb = step_listen, .op = LAB_OP_LISTEN},
+	{LAB_VERB, "connect", .parse.verb = step_connect, .op = LAB_OP_CONNECT},
+	{LAB_VERB, "send", .parse.verb = step_group, .op = LAB_OP_SEND},
+	{LAB_VERB, "shutdown", .parse.verb = step_group, .op = LAB_OP_SHUTDOWN},
+	{LAB_VERB, "close", .parse.verb = step_group, .op = LAB_OP_CLOSE},
+	{LAB_VERB, "abort", .parse.verb = step_group, .op = LAB_OP_ABORT},
+	{LAB_VERB, "accept", .parse.verb = step_group, .op = LAB_OP_ACCEPT},
+	{LAB_VERB, "unlisten", .parse.verb = step_group, .op = LAB_OP_UNLISTEN},
+	{LAB_VERB, "flood", .parse.verb = step_flood, .op = LAB_OP_FLOOD},
+	{LAB_STATEMENT, "impair", .parse.statement = st_impair, .step = true},
+	{LAB_STATEMENT, "wait", .parse.statement = st_wait, .step = true},
+	{.name = NULL},
+};

@@ -28,7 +28,7 @@ static bool valid_host_name(const char *s)
 
 /* ---- statements ------------------------------------------------------------------------- */
 
-int st_lab(struct parser *p, struct tok *t, int n)
+static int st_lab(struct parser *p, struct tok *t, int n)
 {
 	if (p->pos_lab.line)
 		return perr(p, t[0].col, "lab name already set at %d:%d", p->pos_lab.line,
@@ -46,7 +46,7 @@ int st_lab(struct parser *p, struct tok *t, int n)
 	return 0;
 }
 
-int st_about(struct parser *p, struct tok *t, int n)
+static int st_about(struct parser *p, struct tok *t, int n)
 {
 	if (p->pos_about.line)
 		return perr(p, t[0].col, "about already given at %d:%d", p->pos_about.line,
@@ -64,7 +64,7 @@ int st_about(struct parser *p, struct tok *t, int n)
 	return 0;
 }
 
-int st_seed(struct parser *p, struct tok *t, int n)
+static int st_seed(struct parser *p, struct tok *t, int n)
 {
 	if (p->pos_seed.line)
 		return perr(p, t[0].col, "seed already set at %d:%d", p->pos_seed.line,
@@ -91,7 +91,7 @@ int st_seed(struct parser *p, struct tok *t, int n)
 	return 0;
 }
 
-int st_blackhole(struct parser *p, struct tok *t, int n)
+static int st_blackhole(struct parser *p, struct tok *t, int n)
 {
 	if (p->pos_blackhole.line)
 		return perr(p, t[0].col, "blackhole already set at %d:%d", p->pos_blackhole.line,
@@ -159,7 +159,7 @@ static int sysctl_parse(struct parser *p, const struct tok *t, struct lab_sysctl
 static int host_opts(struct parser *p, struct tok *t, int n, struct lab_host *hp,
 		     struct lab_pos *apos);
 
-int st_host(struct parser *p, struct tok *t, int n)
+static int st_host(struct parser *p, struct tok *t, int n)
 {
 	struct lab *lab = p->lab;
 	if (n < 2)
@@ -329,7 +329,7 @@ static void default_dev(const struct lab *lab, int h, char *dev)
 	}
 }
 
-int st_link(struct parser *p, struct tok *t, int n)
+static int st_link(struct parser *p, struct tok *t, int n)
 {
 	struct lab *lab = p->lab;
 	struct lab_link l;
@@ -369,7 +369,7 @@ int st_link(struct parser *p, struct tok *t, int n)
 
 /* ---- route, capture, drop --------------------------------------------------------------- */
 
-int st_route(struct parser *p, struct tok *t, int n)
+static int st_route(struct parser *p, struct tok *t, int n)
 {
 	struct lab *lab = p->lab;
 	struct lab_route r;
@@ -463,7 +463,7 @@ int st_route(struct parser *p, struct tok *t, int n)
 	return 0;
 }
 
-int st_capture(struct parser *p, struct tok *t, int n)
+static int st_capture(struct parser *p, struct tok *t, int n)
 {
 	struct lab *lab = p->lab;
 	if (n < 2)
@@ -514,7 +514,7 @@ int link_dir(struct parser *p, const struct tok *t, int *link, int *dir)
 	return 0;
 }
 
-int st_drop(struct parser *p, struct tok *t, int n)
+static int st_drop(struct parser *p, struct tok *t, int n)
 {
 	struct lab *lab = p->lab;
 	struct lab_rule r;
@@ -576,3 +576,16 @@ int st_drop(struct parser *p, struct tok *t, int n)
 	*nr = r;
 	return 0;
 }
+
+const struct lab_word lab_topo_words[] = {
+	{LAB_STATEMENT, "lab", .parse.statement = st_lab},
+	{LAB_STATEMENT, "about", .parse.statement = st_about},
+	{LAB_STATEMENT, "seed", .parse.statement = st_seed},
+	{LAB_STATEMENT, "blackhole", .parse.statement = st_blackhole},
+	{LAB_STATEMENT, "host", .parse.statement = st_host},
+	{LAB_STATEMENT, "link", .parse.statement = st_link},
+	{LAB_STATEMENT, "route", .parse.statement = st_route},
+	{LAB_STATEMENT, "capture", .parse.statement = st_capture},
+	{LAB_STATEMENT, "drop", .parse.statement = st_drop},
+	{.name = NULL},
+};
