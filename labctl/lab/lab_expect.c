@@ -7,49 +7,72 @@
 
 #include "lab/lab_int.h"
 
-/* count [OP] N / queue [OP] N ...: OP separate or attached (">=5"); no OP means "=". */
-static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
-		     const char *what)
+#define EXPECT(m) LAB_FIELD(struct lab_step, u.expect.m)
+#define WITHIN {"within", LAB_OPT_DURATION, EXPECT(within_ns), .what = "a duration like 1s"}
+
+static const struct lab_opt counter_opts[] = {WITHIN};
+static const struct lab_optset counter_set = LAB_OPTSET("expect counter", counter_opts);
+
+static const struct lab_opt event_opts[] = {
+	{"group", LAB_OPT_GROUP, EXPECT(group), .what = "a group name"},
+	{"count", LAB_OPT_COUNT, EXPECT(count)},
+	WITHIN,
+};
+static const struct lab_optset event_set = LAB_OPTSET("expect event", event_opts);
+
+/* peer HOST[:PORT] */
+static int expect_peer(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+		       struct tok *t, int *i, int n)
 {
-	static const struct { const char *op; enum lab_cmp cmp; } ops[] = {
-		{">=", LAB_CMP_GE}, {"<=", LAB_CMP_LE}, {"==", LAB_CMP_EQ}, {"!=", LAB_CMP_NE},
-		{">", LAB_CMP_GT},  {"<", LAB_CMP_LT},  {"=", LAB_CMP_EQ},
-	};
-	const struct tok *kt = &t[*i];
-	char label[96];
-	snprintf(label, sizeof(label), "%s%s%s", what ? what : "", what ? " " : "", kt->s);
-	if (need(p, t, *i, n, "a number, optionally after =, >=, <=, >, < or !="))
+	(void)o;
+	(void)n;
+	struct lab_step *e = c->obj;
+	const struct tok *v = &t[*i];
+	char name[64];
+	const char *colon = strchr(v->s, ':');
+	size_t nl = colon ? (size_t)(colon - v->s) : strlen(v->s);
+	if (nl >= sizeof(name))
+		nl = sizeof(name) - 1;
+	memcpy(name, v->s, nl);
+	name[nl] = '\0';
+	if ((e->u.expect.peer_host = get_host_s(p, name, v->col)) < 0)
 		return -1;
-	(*i)++;
-	const char *s = t[*i].s;
-	int col = t[*i].col;
-	c->cmp = LAB_CMP_EQ;
-	for (size_t j = 0; j < sizeof(ops) / sizeof(ops[0]); j++) {
-		size_t l = strlen(ops[j].op);
-		if (!strncmp(s, ops[j].op, l)) {
-			c->cmp = ops[j].cmp;
-			s += l;
-			col += (int)l;
-			if (!*s) {
-				if (*i + 1 >= n)
-					return perr(p, t[*i].col, "%s %s needs a number", label,
-						    t[*i].s);
-				(*i)++;
-				s = t[*i].s;
-				col = t[*i].col;
-			}
-			break;
-		}
-	}
-	if (parse_uint(s, 0, INT64_MAX, &c->n))
-		return perr(p, col, "%s must be a whole number, got \"%s\"", label, s);
+	if (colon && get_port(p, v, colon + 1, &e->u.expect.peer_port))
+		return -1;
 	return 0;
+}
+
+#define PORT {"port", LAB_OPT_PORT, EXPECT(port), .what = "a port number"}
+
+static const struct lab_opt state_opts[] = {
+	PORT,
+	{"peer", LAB_OPT_FN, .fn = expect_peer, .what = "HOST[:PORT]",
+	 LAB_HAS(struct lab_step, u.expect.has_peer)},
+	{"count", LAB_OPT_COUNT, EXPECT(count)},
+	WITHIN,
+};
+static const struct lab_optset state_set = LAB_OPTSET("expect HOST STATE", state_opts);
+
+static const struct lab_opt queue_opts[] = {
+	PORT,
+	{"queue", LAB_OPT_COUNT, EXPECT(queue), LAB_HAS(struct lab_step, u.expect.has_queue)},
+	{"backlog", LAB_OPT_COUNT, EXPECT(backlog), LAB_HAS(struct lab_step, u.expect.has_backlog)},
+	{"synrecv", LAB_OPT_COUNT, EXPECT(synrecv), LAB_HAS(struct lab_step, u.expect.has_synrecv)},
+	WITHIN,
+};
+static const struct lab_optset queue_set = LAB_OPTSET("expect HOST listen", queue_opts);
+
+static bool set_has(const struct lab_optset *set, const char *name)
+{
+	for (size_t k = 0; k < set->n; k++)
+		if (!strcmp(set->opts[k].name, name))
+			return true;
+	return false;
 }
 
 /* expect HOST counter NAME [OP] N [within DUR] */
 static int expect_counter(struct parser *p, int h, struct tok *t, int n, struct lab_step *e)
 {
-	(void)h;
 	e->u.expect.kind = LAB_EXPECT_COUNTER;
 	if (n < 5)
 		return perr(p, t[2].col,
@@ -69,26 +92,13 @@ static int expect_counter(struct parser *p, int h, struct tok *t, int n, struct 
 	int i = 3;
 	if (get_count(p, t, &i, n, &e->u.expect.count, "counter"))
 		return -1;
-	i++;
-	for (; i < n; i++) {
-		if (!strcmp(t[i].s, "within")) {
-			if (need(p, t, i, n, "a duration like 1s") ||
-			    get_duration(p, &t[i + 1], &e->u.expect.within_ns))
-				return -1;
-			i++;
-		} else {
-			static const char *const keys[] = {"within"};
-			return unknown_key(p, &t[i], "expect counter", keys, 1);
-		}
-	}
-	return 0;
+	struct lab_optctx c = {.obj = e, .host = h};
+	return opts_parse(p, &counter_set, t, i + 1, n, &c);
 }
 
 /* expect HOST event KIND [group G] [count [OP] N] [within DUR] */
 static int expect_event(struct parser *p, int h, struct tok *t, int n, struct lab_step *e)
 {
-	int i;
-	static const char *const keys[] = {"group", "count", "within"};
 	e->u.expect.kind = LAB_EXPECT_EVENT;
 	if (n < 4)
 		return perr(p, t[2].col, "event needs a kind, like event refused");
@@ -105,35 +115,15 @@ static int expect_event(struct parser *p, int h, struct tok *t, int n, struct la
 			    t[3].s, sug);
 	}
 	e->u.expect.event = (enum lab_event_kind)k;
-	for (i = 4; i < n; i++) {
-		const char *k2 = t[i].s;
-		if (!strcmp(k2, "group")) {
-			if (need(p, t, i, n, "a group name") || group_use(p, h, &t[i + 1], NULL))
-				return -1;
-			i++;
-			snprintf(e->u.expect.group, LAB_NAME_MAX, "%s", t[i].s);
-		} else if (!strcmp(k2, "count")) {
-			if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
-				return -1;
-		} else if (!strcmp(k2, "within")) {
-			if (need(p, t, i, n, "a duration like 1s") ||
-			    get_duration(p, &t[i + 1], &e->u.expect.within_ns))
-				return -1;
-			i++;
-		} else {
-			return unknown_key(p, &t[i], "expect event", keys, 3);
-		}
-	}
-	return 0;
+	struct lab_optctx c = {.obj = e, .host = h};
+	return opts_parse(p, &event_set, t, 4, n, &c);
 }
 
 /* expect HOST STATE [port N] [peer HOST[:PORT]] [count [OP] N] [within DUR], or
  * expect HOST listen [port N] [queue|backlog|synrecv [OP] N] [within DUR] */
 static int expect_state(struct parser *p, int h, struct tok *t, int n, struct lab_step *e)
 {
-	(void)h;
 	const char *w = t[2].s;
-	int i;
 	int st = lab_state_parse(w);
 	if (st < 0) {
 		const char *best = lab_state_suggest(w);
@@ -152,67 +142,16 @@ static int expect_state(struct parser *p, int h, struct tok *t, int n, struct la
 			    "LAST_ACK, LISTEN, CLOSING; or %s)",
 			    w, list);
 	}
+	/* LISTEN with a word only the queue form has (queue, backlog, synrecv) is that form */
 	bool queue = false;
 	if (st == LAB_TCP_LISTEN)
 		for (int j = 3; j < n; j++)
-			if (!strcmp(t[j].s, "queue") || !strcmp(t[j].s, "backlog") ||
-			    !strcmp(t[j].s, "synrecv"))
+			if (set_has(&queue_set, t[j].s) && !set_has(&state_set, t[j].s))
 				queue = true;
 	e->u.expect.state = (enum lab_tcp_state)st;
 	e->u.expect.kind = queue ? LAB_EXPECT_QUEUE : LAB_EXPECT_STATE;
-	for (i = 3; i < n; i++) {
-		const char *k = t[i].s;
-		if (!strcmp(k, "port")) {
-			if (need(p, t, i, n, "a port number") ||
-			    get_port(p, &t[i + 1], t[i + 1].s, &e->u.expect.port))
-				return -1;
-			i++;
-		} else if (!strcmp(k, "within")) {
-			if (need(p, t, i, n, "a duration like 1s") ||
-			    get_duration(p, &t[i + 1], &e->u.expect.within_ns))
-				return -1;
-			i++;
-		} else if (!queue && !strcmp(k, "peer")) {
-			if (need(p, t, i, n, "HOST[:PORT]"))
-				return -1;
-			i++;
-			char name[64];
-			const char *c = strchr(t[i].s, ':');
-			size_t nl = c ? (size_t)(c - t[i].s) : strlen(t[i].s);
-			if (nl >= sizeof(name))
-				nl = sizeof(name) - 1;
-			memcpy(name, t[i].s, nl);
-			name[nl] = '\0';
-			if ((e->u.expect.peer_host = get_host_s(p, name, t[i].col)) < 0)
-				return -1;
-			if (c && get_port(p, &t[i], c + 1, &e->u.expect.peer_port))
-				return -1;
-			e->u.expect.has_peer = true;
-		} else if (!queue && !strcmp(k, "count")) {
-			if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
-				return -1;
-		} else if (queue && !strcmp(k, "queue")) {
-			if (get_count(p, t, &i, n, &e->u.expect.queue, NULL))
-				return -1;
-			e->u.expect.has_queue = true;
-		} else if (queue && !strcmp(k, "backlog")) {
-			if (get_count(p, t, &i, n, &e->u.expect.backlog, NULL))
-				return -1;
-			e->u.expect.has_backlog = true;
-		} else if (queue && !strcmp(k, "synrecv")) {
-			if (get_count(p, t, &i, n, &e->u.expect.synrecv, NULL))
-				return -1;
-			e->u.expect.has_synrecv = true;
-		} else if (queue) {
-			static const char *const keys[] = {"port", "queue", "backlog",
-							   "synrecv", "within"};
-			return unknown_key(p, &t[i], "expect HOST listen", keys, 5);
-		} else {
-			static const char *const keys[] = {"port", "peer", "count", "within"};
-			return unknown_key(p, &t[i], "expect HOST STATE", keys, 4);
-		}
-	}
-	return 0;
+	struct lab_optctx c = {.obj = e, .host = h};
+	return opts_parse(p, queue ? &queue_set : &state_set, t, 3, n, &c);
 }
 
 static int st_expect(struct parser *p, struct tok *t, int n)
@@ -231,11 +170,7 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 	const struct lab_word *w = word_find(LAB_EXPECT, t[2].s);
 	if (w ? w->parse.expect(p, h, t, n, &s) : expect_state(p, h, t, n, &s))
 		return -1;
-	struct lab_step *ns = new_step(p, LAB_OP_EXPECT, h, t[0].col);
-	if (!ns)
-		return -1;
-	ns->u = s.u;
-	return 0;
+	return add_step(p, LAB_OP_EXPECT, h, t[0].col, &s);
 }
 
 const struct lab_word lab_expect_words[] = {

@@ -121,6 +121,15 @@ void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz)
 	return el;
 }
 
+int append(struct parser *p, void **arr, int *n, int *cap, const void *el, size_t sz)
+{
+	void *to = push(p, arr, n, cap, sz);
+	if (!to)
+		return -1;
+	memcpy(to, el, sz);
+	return 0;
+}
+
 /* ---- tokenizer -------------------------------------------------------------------------- */
 
 /* Split one line (src, len bytes, no newline) into tokens written into the arena at *ap.
@@ -259,33 +268,77 @@ int get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *por
 	return 0;
 }
 
+/* A value reader's error for t: "NOUN \"T\" RANGE" when out of range, else "expected LIKE,
+ * got \"T\"". */
+static int value_err(struct parser *p, const struct tok *t, int rc, const char *noun,
+		     const char *range, const char *like)
+{
+	if (rc == -ERANGE)
+		return perr(p, t->col, "%s \"%s\" %s", noun, t->s, range);
+	return perr(p, t->col, "expected %s, got \"%s\"", like, t->s);
+}
+
 int get_duration(struct parser *p, const struct tok *t, int64_t *ns)
 {
 	int rc = lab_parse_duration(t->s, ns);
-	if (rc == -ERANGE)
-		return perr(p, t->col, "duration \"%s\" is too large", t->s);
-	if (rc)
-		return perr(p, t->col, "expected a duration like 10ms, got \"%s\"", t->s);
-	return 0;
+	return rc ? value_err(p, t, rc, "duration", "is too large", "a duration like 10ms") : 0;
 }
 
 int get_percent(struct parser *p, const struct tok *t, double *pct)
 {
 	int rc = lab_parse_percent(t->s, pct);
-	if (rc == -ERANGE)
-		return perr(p, t->col, "percentage \"%s\" is out of range (0%% to 100%%)", t->s);
-	if (rc)
-		return perr(p, t->col, "expected a percentage like 5%%, got \"%s\"", t->s);
-	return 0;
+	return rc ? value_err(p, t, rc, "percentage", "is out of range (0% to 100%)",
+			      "a percentage like 5%") : 0;
 }
 
 int get_rate(struct parser *p, const struct tok *t, double *r)
 {
 	int rc = lab_parse_rate(t->s, r);
-	if (rc == -ERANGE)
-		return perr(p, t->col, "rate \"%s\" is too large", t->s);
-	if (rc)
-		return perr(p, t->col, "expected a rate like 1000/s, got \"%s\"", t->s);
+	return rc ? value_err(p, t, rc, "rate", "is too large", "a rate like 1000/s") : 0;
+}
+
+int get_bitrate(struct parser *p, const struct tok *t, uint64_t *bps)
+{
+	int rc = lab_parse_bitrate(t->s, bps);
+	return rc ? value_err(p, t, rc, "bit rate", "is too large", "a bit rate like 10mbit") : 0;
+}
+
+/* count [OP] N / queue [OP] N ...: OP separate or attached (">=5"); no OP means "=". */
+int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
+	      const char *what)
+{
+	static const struct { const char *op; enum lab_cmp cmp; } ops[] = {
+		{">=", LAB_CMP_GE}, {"<=", LAB_CMP_LE}, {"==", LAB_CMP_EQ}, {"!=", LAB_CMP_NE},
+		{">", LAB_CMP_GT},  {"<", LAB_CMP_LT},  {"=", LAB_CMP_EQ},
+	};
+	const struct tok *kt = &t[*i];
+	char label[96];
+	snprintf(label, sizeof(label), "%s%s%s", what ? what : "", what ? " " : "", kt->s);
+	if (need(p, t, *i, n, "a number, optionally after =, >=, <=, >, < or !="))
+		return -1;
+	(*i)++;
+	const char *s = t[*i].s;
+	int col = t[*i].col;
+	c->cmp = LAB_CMP_EQ;
+	for (size_t j = 0; j < sizeof(ops) / sizeof(ops[0]); j++) {
+		size_t l = strlen(ops[j].op);
+		if (!strncmp(s, ops[j].op, l)) {
+			c->cmp = ops[j].cmp;
+			s += l;
+			col += (int)l;
+			if (!*s) {
+				if (*i + 1 >= n)
+					return perr(p, t[*i].col, "%s %s needs a number", label,
+						    t[*i].s);
+				(*i)++;
+				s = t[*i].s;
+				col = t[*i].col;
+			}
+			break;
+		}
+	}
+	if (parse_uint(s, 0, INT64_MAX, &c->n))
+		return perr(p, col, "%s must be a whole number, got \"%s\"", label, s);
 	return 0;
 }
 
@@ -305,7 +358,7 @@ int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
 {
 	char sug[96], list[256];
 	mean(sug, sizeof(sug), t->s, keys, n);
-	if (sug[0])
+	if (sug[0] || !stmt)
 		return perr(p, t->col, "unknown key \"%s\"%s", t->s, sug);
 	size_t off = 0;
 	list[0] = '\0';
@@ -317,6 +370,3 @@ int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
 	}
 	return perr(p, t->col, "unknown key \"%s\" (%s takes %s)", t->s, stmt, list);
 }
-
-/* Split "X:PORT": X is "" (listen only), a host name, an IPv4 address, or "[v6]".
- * Writes X into xbuf; returns 0 or an error. */

@@ -114,6 +114,29 @@ int get_host(struct parser *p, const struct tok *t)
 	return get_host_s(p, t->s, t->col);
 }
 
+bool is_dir_tok(const char *s)
+{
+	const char *gt = strchr(s, '>');
+	return gt && gt != s && gt[1];
+}
+
+int get_dir_hosts(struct parser *p, const struct tok *t, int *x, int *y)
+{
+	char a[64], b[64];
+	const char *gt = strchr(t->s, '>');
+	size_t al = (size_t)(gt - t->s);
+	if (al >= sizeof(a) || strlen(gt + 1) >= sizeof(b))
+		return perr(p, t->col, "bad direction \"%s\"", t->s);
+	memcpy(a, t->s, al);
+	a[al] = '\0';
+	snprintf(b, sizeof(b), "%s", gt + 1);
+	if ((*x = get_host_s(p, a, t->col)) < 0)
+		return -1;
+	if ((*y = get_host_s(p, b, t->col + (int)al + 1)) < 0)
+		return -1;
+	return 0;
+}
+
 bool addr_equal(const struct lab_addr *a, const struct lab_addr *b)
 {
 	size_t n = a->family == AF_INET ? 4 : 16;
@@ -165,7 +188,7 @@ void host_addr_list(const struct lab_host *h, char *buf, size_t len)
 
 /* ---- groups ----------------------------------------------------------------------------- */
 
-struct group *group_find(struct parser *p, int host, const char *name)
+static struct group *group_find(struct parser *p, int host, const char *name)
 {
 	for (int i = 0; i < p->ngroups; i++)
 		if (p->groups[i].host == host && !strcmp(p->groups[i].name, name))

@@ -11,7 +11,9 @@
 
 /* ---- steps ------------------------------------------------------------------------------ */
 
-struct lab_step *new_step(struct parser *p, enum lab_op op, int host, int col)
+/* A new step at the end of the lab's steps, of this line's '&' group; NULL when out of
+ * memory. */
+static struct lab_step *new_step(struct parser *p, enum lab_op op, int host, int col)
 {
 	struct lab_step *s = push(p, (void **)&p->lab->steps, &p->lab->nsteps, &p->cap_steps,
 				  sizeof(*s));
@@ -24,6 +26,17 @@ struct lab_step *new_step(struct parser *p, enum lab_op op, int host, int col)
 	return s;
 }
 
+int add_step(struct parser *p, enum lab_op op, int host, int col, const struct lab_step *s)
+{
+	struct lab_step *ns = new_step(p, op, host, col);
+	if (!ns)
+		return -1;
+	ns->u = s->u;
+	return 0;
+}
+
+/* Split "X:PORT": X is "" (listen only), a host name, an IPv4 address, or "[v6]".
+ * Writes X into xbuf; returns 0 or an error. */
 static int split_hostport(struct parser *p, const struct tok *t, char *xbuf, size_t xlen,
 			  uint16_t *port)
 {
@@ -87,9 +100,57 @@ static int get_target(struct parser *p, const struct tok *t, int *host, struct l
 	return *host < 0 ? -1 : 0;
 }
 
+/* a, written `text` at col, must be one of host h's addresses */
+static int own_addr(struct parser *p, int h, const struct lab_addr *a, const char *text,
+		    int col)
+{
+	const struct lab_host *hh = &p->lab->hosts[h];
+	if (host_has_addr(hh, a))
+		return 0;
+	char list[256];
+	host_addr_list(hh, list, sizeof(list));
+	return perr(p, col, "%s is not an address of host %s (it has %s)", text, hh->name, list);
+}
+
+#define STEP(m) LAB_FIELD(struct lab_step, u.m)
+
+/* accept after DUR */
+static int accept_after(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+			struct tok *t, int *i, int n)
+{
+	(void)o;
+	struct lab_step *s = c->obj;
+	if (s->u.listen.accept != LAB_ACCEPT_AFTER)
+		return 0;
+	if (need(p, t, *i, n, "a duration like 1s") ||
+	    get_duration(p, &t[*i + 1], &s->u.listen.accept_after_ns))
+		return -1;
+	(*i)++;
+	return 0;
+}
+
+static const char *const accept_modes[] = {"auto", "never", "manual", "after", NULL};
+static const char *const eof_modes[] = {"close", "keep", "shutdown", NULL};
+/* ignore: never read, so bytes pile up in the receive queue (and a close() with unread data
+ * sends RST, RFC 2525 2.17) */
+static const char *const data_modes[] = {"sink", "echo", "source", "ignore", NULL};
+
+enum { LI_BACKLOG, LI_ACCEPT, LI_ON_EOF, LI_DATA, LI_AS };
+static const struct lab_opt listen_opts[] = {
+	[LI_BACKLOG] = {"backlog", LAB_OPT_UINT, STEP(listen.backlog), .what = "a number",
+			.min = 0, .max = 1048576},
+	[LI_ACCEPT] = {"accept", LAB_OPT_WORD, STEP(listen.accept), .words = accept_modes,
+		       .what = "auto, never, manual or after DUR", .fn = accept_after},
+	[LI_ON_EOF] = {"on-eof", LAB_OPT_WORD, STEP(listen.on_eof), .words = eof_modes,
+		       .what = "close, keep or shutdown"},
+	[LI_DATA] = {"data", LAB_OPT_WORD, STEP(listen.data), .words = data_modes,
+		     .what = "sink, echo, source or ignore"},
+	[LI_AS] = {"as", LAB_OPT_GROUP_NEW, STEP(listen.group), .what = "a group name"},
+};
+static const struct lab_optset listen_set = LAB_OPTSET("listen", listen_opts);
+
 static int step_listen(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
-	static const char *const keys[] = {"backlog", "accept", "on-eof", "data", "as"};
 	if (n < 3)
 		return perr(p, t[1].col, "listen needs [ADDR]:PORT, like :8080");
 	struct lab_step s;
@@ -109,107 +170,44 @@ static int step_listen(struct parser *p, int h, enum lab_op op, struct tok *t, i
 	if (x[0]) {
 		if (lab_parse_addr(x, false, &s.u.listen.addr))
 			return perr(p, at->col, "bad address \"%s\"", x);
-		const struct lab_host *hh = &p->lab->hosts[h];
-		if (!host_has_addr(hh, &s.u.listen.addr)) {
-			char list[256];
-			host_addr_list(hh, list, sizeof(list));
-			return perr(p, at->col, "%s is not an address of host %s (it has %s)", x,
-				    hh->name, list);
-		}
+		if (own_addr(p, h, &s.u.listen.addr, x, at->col))
+			return -1;
 		s.u.listen.has_addr = true;
 	}
-	int group_col = t[1].col;
-	for (int i = 3; i < n; i++) {
-		const char *k = t[i].s;
-		if (!strcmp(k, "backlog")) {
-			int64_t v;
-			if (need(p, t, i, n, "a number") ||
-			    get_uint(p, &t[i + 1], "backlog", 0, 1048576, &v))
-				return -1;
-			s.u.listen.backlog = (int)v;
-			i++;
-		} else if (!strcmp(k, "accept")) {
-			static const char *const modes[] = {"auto", "never", "manual", "after"};
-			if (need(p, t, i, n, "auto, never, manual or after DUR"))
-				return -1;
-			i++;
-			int m = -1;
-			for (int j = 0; j < 4; j++)
-				if (!strcmp(t[i].s, modes[j]))
-					m = j;
-			if (m < 0) {
-				char sug[96];
-				mean(sug, sizeof(sug), t[i].s, modes, 4);
-				return perr(p, t[i].col,
-					    "accept must be auto, never, manual or after DUR, got "
-					    "\"%s\"%s",
-					    t[i].s, sug);
-			}
-			s.u.listen.accept = (enum lab_accept_mode)m;
-			if (m == LAB_ACCEPT_AFTER) {
-				if (need(p, t, i, n, "a duration like 1s") ||
-				    get_duration(p, &t[i + 1], &s.u.listen.accept_after_ns))
-					return -1;
-				i++;
-			}
-		} else if (!strcmp(k, "on-eof")) {
-			static const char *const modes[] = {"close", "keep", "shutdown"};
-			if (need(p, t, i, n, "close, keep or shutdown"))
-				return -1;
-			i++;
-			int m = -1;
-			for (int j = 0; j < 3; j++)
-				if (!strcmp(t[i].s, modes[j]))
-					m = j;
-			if (m < 0) {
-				char sug[96];
-				mean(sug, sizeof(sug), t[i].s, modes, 3);
-				return perr(p, t[i].col,
-					    "on-eof must be close, keep or shutdown, got \"%s\"%s",
-					    t[i].s, sug);
-			}
-			s.u.listen.on_eof = (enum lab_eof_mode)m;
-		} else if (!strcmp(k, "data")) {
-			/* ignore: never read, so bytes pile up in the receive queue (and a
-			 * close() with unread data sends RST, RFC 2525 2.17) */
-			static const char *const modes[] = {"sink", "echo", "source", "ignore"};
-			if (need(p, t, i, n, "sink, echo, source or ignore"))
-				return -1;
-			i++;
-			int m = -1;
-			for (int j = 0; j < 4; j++)
-				if (!strcmp(t[i].s, modes[j]))
-					m = j;
-			if (m < 0) {
-				char sug[96];
-				mean(sug, sizeof(sug), t[i].s, modes, 4);
-				return perr(p, t[i].col,
-					    "data must be sink, echo, source or ignore, got \"%s\"%s", t[i].s,
-					    sug);
-			}
-			s.u.listen.data = (enum lab_data_mode)m;
-		} else if (!strcmp(k, "as")) {
-			if (need(p, t, i, n, "a group name") ||
-			    get_group_name(p, &t[i + 1], s.u.listen.group))
-				return -1;
-			i++;
-			group_col = t[i].col;
-		} else {
-			return unknown_key(p, &t[i], "listen", keys, 5);
-		}
-	}
+	struct lab_optctx c = {.obj = &s, .host = h};
+	if (opts_parse(p, &listen_set, t, 3, n, &c))
+		return -1;
+	int group_col = c.seen & (1u << LI_AS) ? c.col[LI_AS] : t[1].col;
 	if (group_define(p, h, s.u.listen.group, true, group_col))
 		return -1;
-	struct lab_step *ns = new_step(p, op, h, t[0].col);
-	if (!ns)
-		return -1;
-	ns->u = s.u;
-	return 0;
+	return add_step(p, op, h, t[0].col, &s);
 }
+
+/* connect ... from ADDR: one of the host's own addresses */
+static int connect_from(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+			struct tok *t, int *i, int n)
+{
+	(void)n;
+	struct lab_addr *a = lab_opt_field(c, o);
+	const struct tok *v = &t[*i];
+	if (lab_parse_addr(v->s, false, a))
+		return perr(p, v->col, "expected an address like 10.0.0.1, got \"%s\"", v->s);
+	return own_addr(p, c->host, a, v->s, v->col);
+}
+
+enum { CO_COUNT, CO_RATE, CO_AS, CO_FROM };
+static const struct lab_opt connect_opts[] = {
+	[CO_COUNT] = {"count", LAB_OPT_UINT, STEP(connect.count), .what = "a number", .min = 1,
+		      .max = 1000000000},
+	[CO_RATE] = {"rate", LAB_OPT_RATE, STEP(connect.rate), .what = "a rate like 100/s"},
+	[CO_AS] = {"as", LAB_OPT_GROUP_NEW, STEP(connect.group), .what = "a group name"},
+	[CO_FROM] = {"from", LAB_OPT_FN, STEP(connect.from), .what = "one of the host's addresses",
+		     .fn = connect_from, LAB_HAS(struct lab_step, u.connect.has_from)},
+};
+static const struct lab_optset connect_set = LAB_OPTSET("connect", connect_opts);
 
 static int step_connect(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
-	static const char *const keys[] = {"count", "rate", "as", "from"};
 	if (n < 3)
 		return perr(p, t[1].col, "connect needs TARGET:PORT, like server:8080");
 	struct lab_step s;
@@ -219,56 +217,23 @@ static int step_connect(struct parser *p, int h, enum lab_op op, struct tok *t, 
 	if (get_target(p, &t[2], &s.u.connect.target_host, &s.u.connect.target,
 		       &s.u.connect.port))
 		return -1;
-	int group_col = t[1].col, from_col = 0;
-	for (int i = 3; i < n; i++) {
-		const char *k = t[i].s;
-		if (!strcmp(k, "count")) {
-			if (need(p, t, i, n, "a number") ||
-			    get_uint(p, &t[i + 1], "count", 1, 1000000000, &s.u.connect.count))
-				return -1;
-			i++;
-		} else if (!strcmp(k, "rate")) {
-			if (need(p, t, i, n, "a rate like 100/s") ||
-			    get_rate(p, &t[i + 1], &s.u.connect.rate))
-				return -1;
-			i++;
-		} else if (!strcmp(k, "as")) {
-			if (need(p, t, i, n, "a group name") ||
-			    get_group_name(p, &t[i + 1], s.u.connect.group))
-				return -1;
-			i++;
-			group_col = t[i].col;
-		} else if (!strcmp(k, "from")) {
-			if (need(p, t, i, n, "one of the host's addresses"))
-				return -1;
-			i++;
-			if (lab_parse_addr(t[i].s, false, &s.u.connect.from))
-				return perr(p, t[i].col, "expected an address like 10.0.0.1, got \"%s\"",
-					    t[i].s);
-			const struct lab_host *hh = &p->lab->hosts[h];
-			if (!host_has_addr(hh, &s.u.connect.from)) {
-				char list[256];
-				host_addr_list(hh, list, sizeof(list));
-				return perr(p, t[i].col, "%s is not an address of host %s (it has %s)",
-					    t[i].s, hh->name, list);
-			}
-			s.u.connect.has_from = true;
-			from_col = t[i].col;
-		} else {
-			return unknown_key(p, &t[i], "connect", keys, 4);
-		}
-	}
+	struct lab_optctx c = {.obj = &s, .host = h};
+	if (opts_parse(p, &connect_set, t, 3, n, &c))
+		return -1;
+	int group_col = c.seen & (1u << CO_AS) ? c.col[CO_AS] : t[1].col;
+	int from_col = c.col[CO_FROM];
 	if (s.u.connect.has_from && s.u.connect.target.family &&
 	    s.u.connect.target.family != s.u.connect.from.family)
 		return perr(p, from_col, "from address and target are different address families");
 	if (group_define(p, h, s.u.connect.group, false, group_col))
 		return -1;
-	struct lab_step *ns = new_step(p, op, h, t[0].col);
-	if (!ns)
-		return -1;
-	ns->u = s.u;
-	return 0;
+	return add_step(p, op, h, t[0].col, &s);
 }
+
+static const struct lab_opt accept_opts[] = {
+	{"count", LAB_OPT_UINT, STEP(group.count), .what = "a number", .min = 1, .max = 1000000000},
+};
+static const struct lab_optset accept_set = LAB_OPTSET("accept", accept_opts);
 
 static int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
@@ -299,82 +264,57 @@ static int step_group(struct parser *p, int h, enum lab_op op, struct tok *t, in
 			    "group \"%s\" on host %s is a connect group; %s takes a listen group",
 			    t[2].s, p->lab->hosts[h].name, verb);
 	} else if (op == LAB_OP_ACCEPT) {
-		for (; i < n; i++) {
-			if (!strcmp(t[i].s, "count")) {
-				if (need(p, t, i, n, "a number") ||
-				    get_uint(p, &t[i + 1], "count", 1, 1000000000,
-					     &s.u.group.count))
-					return -1;
-				i++;
-			} else {
-				static const char *const keys[] = {"count"};
-				return unknown_key(p, &t[i], "accept", keys, 1);
-			}
-		}
+		struct lab_optctx c = {.obj = &s, .host = h};
+		if (opts_parse(p, &accept_set, t, i, n, &c))
+			return -1;
+		i = n;
 	}
 	if (i < n)
 		return perr(p, t[i].col, "unexpected \"%s\" after %s %s", t[i].s, verb, t[2].s);
-	struct lab_step *ns = new_step(p, op, h, t[0].col);
-	if (!ns)
-		return -1;
-	ns->u = s.u;
+	return add_step(p, op, h, t[0].col, &s);
+}
+
+/* flood ... from PREFIX: checked against the blackhole range once the file is read */
+static int flood_from(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+		      struct tok *t, int *i, int n)
+{
+	(void)n;
+	const struct tok *v = &t[*i];
+	struct lab_addr a;
+	if (lab_parse_addr(v->s, true, &a) && lab_parse_addr(v->s, false, &a))
+		return perr(p, v->col, "expected a prefix like 198.18.0.0/24, got \"%s\"", v->s);
+	if (a.prefixlen < 0)
+		a.prefixlen = a.family == AF_INET ? 32 : 128;
+	*(struct lab_addr *)lab_opt_field(c, o) = a;
 	return 0;
 }
 
+enum { FL_RATE, FL_FOR, FL_FROM };
+static const struct lab_opt flood_opts[] = {
+	[FL_RATE] = {"rate", LAB_OPT_RATE, STEP(flood.rate), .what = "a rate like 1000/s",
+		     .above0 = "flood rate must be above 0", .missing = "flood needs rate R/s"},
+	[FL_FOR] = {"for", LAB_OPT_DURATION, STEP(flood.duration_ns), .what = "a duration like 5s",
+		    .above0 = "flood duration must be above 0", .missing = "flood needs for DUR"},
+	[FL_FROM] = {"from", LAB_OPT_FN, STEP(flood.from), .fn = flood_from,
+		     .what = "a prefix inside the blackhole range",
+		     LAB_HAS(struct lab_step, u.flood.has_from)},
+};
+static const struct lab_optset flood_set = LAB_OPTSET("flood", flood_opts);
+
 static int step_flood(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
-	static const char *const keys[] = {"rate", "for", "from"};
 	if (n < 3)
 		return perr(p, t[1].col, "flood needs TARGET:PORT rate R/s for DUR");
 	struct lab_step s;
 	memset(&s, 0, sizeof(s));
-	bool has_rate = false, has_for = false;
-	int from_col = 0;
 	if (get_target(p, &t[2], &s.u.flood.target_host, &s.u.flood.target, &s.u.flood.port))
 		return -1;
-	for (int i = 3; i < n; i++) {
-		const char *k = t[i].s;
-		if (!strcmp(k, "rate")) {
-			if (need(p, t, i, n, "a rate like 1000/s") ||
-			    get_rate(p, &t[i + 1], &s.u.flood.rate))
-				return -1;
-			i++;
-			if (s.u.flood.rate <= 0)
-				return perr(p, t[i].col, "flood rate must be above 0");
-			has_rate = true;
-		} else if (!strcmp(k, "for")) {
-			if (need(p, t, i, n, "a duration like 5s") ||
-			    get_duration(p, &t[i + 1], &s.u.flood.duration_ns))
-				return -1;
-			i++;
-			if (s.u.flood.duration_ns <= 0)
-				return perr(p, t[i].col, "flood duration must be above 0");
-			has_for = true;
-		} else if (!strcmp(k, "from")) {
-			if (need(p, t, i, n, "a prefix inside the blackhole range"))
-				return -1;
-			i++;
-			struct lab_addr a;
-			if (lab_parse_addr(t[i].s, true, &a) && lab_parse_addr(t[i].s, false, &a))
-				return perr(p, t[i].col,
-					    "expected a prefix like 198.18.0.0/24, got \"%s\"", t[i].s);
-			if (a.prefixlen < 0)
-				a.prefixlen = a.family == AF_INET ? 32 : 128;
-			s.u.flood.from = a;
-			s.u.flood.has_from = true;
-			from_col = t[i].col;
-		} else {
-			return unknown_key(p, &t[i], "flood", keys, 3);
-		}
-	}
-	if (!has_rate)
-		return perr(p, t[1].col, "flood needs rate R/s");
-	if (!has_for)
-		return perr(p, t[1].col, "flood needs for DUR");
-	struct lab_step *ns = new_step(p, op, h, t[0].col);
-	if (!ns)
+	struct lab_optctx c = {.obj = &s, .host = h, .stmt_col = t[1].col};
+	if (opts_parse(p, &flood_set, t, 3, n, &c))
 		return -1;
-	ns->u = s.u;
+	int from_col = c.col[FL_FROM];
+	if (add_step(p, op, h, t[0].col, &s))
+		return -1;
 	if (s.u.flood.has_from) {
 		/* checked against the blackhole range at the end: it may be declared later */
 		struct deferred *d = push(p, (void **)&p->floods, &p->nfloods, &p->cap_floods,
@@ -432,11 +372,7 @@ static int st_impair(struct parser *p, struct tok *t, int n)
 	} else if (parse_impairs(p, t, i, n, a, b, s.u.impair.imp, true, &cleared)) {
 		return -1;
 	}
-	struct lab_step *ns = new_step(p, LAB_OP_IMPAIR, -1, t[0].col);
-	if (!ns)
-		return -1;
-	ns->u = s.u;
-	return 0;
+	return add_step(p, LAB_OP_IMPAIR, -1, t[0].col, &s);
 }
 
 static int st_wait(struct parser *p, struct tok *t, int n)

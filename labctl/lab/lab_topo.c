@@ -28,15 +28,25 @@ static bool valid_host_name(const char *s)
 
 /* ---- statements ------------------------------------------------------------------------- */
 
+/* The shape of lab, about, seed and blackhole: the word once per file, then one value.
+ * 0 when t[1] is there to read; else the error, "WORD needs NEEDS" or "unexpected \"X\"AFTER". */
+static int once_value(struct parser *p, struct tok *t, int n, const struct lab_pos *given,
+		      const char *again, const char *needs, const char *after)
+{
+	if (given->line)
+		return perr(p, t[0].col, "%s at %d:%d", again, given->line, given->col);
+	if (n < 2)
+		return perr(p, t[0].col, "%s needs %s", t[0].s, needs);
+	if (n > 2)
+		return perr(p, t[2].col, "unexpected \"%s\"%s", t[2].s, after);
+	return 0;
+}
+
 static int st_lab(struct parser *p, struct tok *t, int n)
 {
-	if (p->pos_lab.line)
-		return perr(p, t[0].col, "lab name already set at %d:%d", p->pos_lab.line,
-			    p->pos_lab.col);
-	if (n < 2)
-		return perr(p, t[0].col, "lab needs a name");
-	if (n > 2)
-		return perr(p, t[2].col, "unexpected \"%s\" after the lab name", t[2].s);
+	if (once_value(p, t, n, &p->pos_lab, "lab name already set", "a name",
+		       " after the lab name"))
+		return -1;
 	if (!valid_name(t[1].s) || strlen(t[1].s) >= LAB_NAME_MAX)
 		return perr(p, t[1].col,
 			    "lab name \"%s\" must be 1 to %d letters, digits, '_', '.' or '-'",
@@ -48,14 +58,9 @@ static int st_lab(struct parser *p, struct tok *t, int n)
 
 static int st_about(struct parser *p, struct tok *t, int n)
 {
-	if (p->pos_about.line)
-		return perr(p, t[0].col, "about already given at %d:%d", p->pos_about.line,
-			    p->pos_about.col);
-	if (n < 2)
-		return perr(p, t[0].col, "about needs a \"quoted text\"");
-	if (n > 2)
-		return perr(p, t[2].col,
-			    "unexpected \"%s\": about takes one \"quoted text\"", t[2].s);
+	if (once_value(p, t, n, &p->pos_about, "about already given", "a \"quoted text\"",
+		       ": about takes one \"quoted text\""))
+		return -1;
 	if (strlen(t[1].s) >= LAB_TEXT_MAX)
 		return perr(p, t[1].col, "about text is longer than %d characters",
 			    LAB_TEXT_MAX - 1);
@@ -66,13 +71,8 @@ static int st_about(struct parser *p, struct tok *t, int n)
 
 static int st_seed(struct parser *p, struct tok *t, int n)
 {
-	if (p->pos_seed.line)
-		return perr(p, t[0].col, "seed already set at %d:%d", p->pos_seed.line,
-			    p->pos_seed.col);
-	if (n < 2)
-		return perr(p, t[0].col, "seed needs a number");
-	if (n > 2)
-		return perr(p, t[2].col, "unexpected \"%s\" after the seed", t[2].s);
+	if (once_value(p, t, n, &p->pos_seed, "seed already set", "a number", " after the seed"))
+		return -1;
 	uint64_t v = 0;
 	const char *s = t[1].s;
 	if (!*s)
@@ -93,13 +93,9 @@ static int st_seed(struct parser *p, struct tok *t, int n)
 
 static int st_blackhole(struct parser *p, struct tok *t, int n)
 {
-	if (p->pos_blackhole.line)
-		return perr(p, t[0].col, "blackhole already set at %d:%d", p->pos_blackhole.line,
-			    p->pos_blackhole.col);
-	if (n < 2)
-		return perr(p, t[0].col, "blackhole needs a prefix like 198.18.0.0/24");
-	if (n > 2)
-		return perr(p, t[2].col, "unexpected \"%s\" after the blackhole prefix", t[2].s);
+	if (once_value(p, t, n, &p->pos_blackhole, "blackhole already set",
+		       "a prefix like 198.18.0.0/24", " after the blackhole prefix"))
+		return -1;
 	struct lab_addr a;
 	if (lab_parse_addr(t[1].s, true, &a))
 		return perr(p, t[1].col, "expected a prefix like 198.18.0.0/24, got \"%s\"",
@@ -156,8 +152,65 @@ static int sysctl_parse(struct parser *p, const struct tok *t, struct lab_sysctl
 	return 0;
 }
 
-static int host_opts(struct parser *p, struct tok *t, int n, struct lab_host *hp,
-		     struct lab_pos *apos);
+/* addr ADDR/LEN: the host's next address (apos, parallel to its addrs, in c->aux) */
+static int host_addr(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+		     struct tok *t, int *ip, int n)
+{
+	(void)o;
+	(void)n;
+	struct lab_host *h = c->obj;
+	struct lab_pos *apos = c->aux;
+	int i = *ip;
+	struct lab_addr a;
+	if (lab_parse_addr(t[i].s, true, &a)) {
+		if (lab_parse_addr(t[i].s, false, &a) == 0)
+			return perr(p, t[i].col, "addr needs a prefix length, like %s/24", t[i].s);
+		return perr(p, t[i].col, "expected an address like 10.0.0.1/24, got \"%s\"",
+			    t[i].s);
+	}
+	if (h->naddrs >= LAB_HOST_ADDRS)
+		return perr(p, t[i].col, "host %s has more than %d addresses", h->name,
+			    LAB_HOST_ADDRS);
+	if (host_has_addr(h, &a))
+		return perr(p, t[i].col, "address %s given twice", t[i].s);
+	int owner = addr_owner(p->lab, &a);
+	if (owner >= 0)
+		return perr(p, t[i].col, "address %s already belongs to host %s", t[i].s,
+			    p->lab->hosts[owner].name);
+	apos[h->naddrs] = pos_at(p, t[i].col);
+	h->addrs[h->naddrs++] = a;
+	return 0;
+}
+
+/* sysctl KEY=VALUE */
+static int host_sysctl(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+		       struct tok *t, int *ip, int n)
+{
+	(void)o;
+	(void)n;
+	struct lab_host *h = c->obj;
+	int i = *ip;
+	if (h->nsysctls >= LAB_HOST_SYSCTLS)
+		return perr(p, t[i].col, "host %s has more than %d sysctls", h->name,
+			    LAB_HOST_SYSCTLS);
+	struct lab_sysctl sc;
+	if (sysctl_parse(p, &t[i], &sc))
+		return -1;
+	for (int j = 0; j < h->nsysctls; j++)
+		if (!strcmp(h->sysctls[j].key, sc.key))
+			return perr(p, t[i].col, "sysctl %s given twice", sc.key);
+	h->sysctls[h->nsysctls++] = sc;
+	return 0;
+}
+
+static const struct lab_opt host_opts[] = {
+	{"addr", LAB_OPT_FN, .fn = host_addr,
+	 .what = "an address with a prefix length, like 10.0.0.1/24"},
+	{"sysctl", LAB_OPT_FN, .fn = host_sysctl,
+	 .what = "KEY=VALUE, like net.ipv4.tcp_syncookies=0"},
+	{"forward", LAB_OPT_FLAG, LAB_FIELD(struct lab_host, forward)},
+};
+static const struct lab_optset host_set = LAB_OPTSET("host", host_opts);
 
 static int st_host(struct parser *p, struct tok *t, int n)
 {
@@ -190,12 +243,10 @@ static int st_host(struct parser *p, struct tok *t, int n)
 	h.pos = pos_at(p, t[1].col);
 	/* A host whose options have an error is still defined (with the good parts), so the
 	 * lines that use it do not pile "unknown host" errors on top. */
-	int rc = host_opts(p, t, n, &h, apos);
-	struct lab_host *nh = push(p, (void **)&lab->hosts, &lab->nhosts, &p->cap_hosts,
-				   sizeof(*nh));
-	if (!nh)
+	struct lab_optctx c = {.obj = &h, .aux = apos, .host = -1};
+	int rc = opts_parse(p, &host_set, t, 2, n, &c);
+	if (append(p, (void **)&lab->hosts, &lab->nhosts, &p->cap_hosts, &h, sizeof(h)))
 		return -1;
-	*nh = h;
 	/* keep addr_pos parallel to hosts */
 	void *na = realloc(p->addr_pos, (size_t)p->cap_hosts * sizeof(*p->addr_pos));
 	if (!na) {
@@ -205,62 +256,6 @@ static int st_host(struct parser *p, struct tok *t, int n)
 	p->addr_pos = na;
 	memcpy(p->addr_pos[lab->nhosts - 1], apos, sizeof(apos));
 	return rc;
-}
-
-/* The options of a host line into *hp (only the good ones land there). */
-static int host_opts(struct parser *p, struct tok *t, int n, struct lab_host *hp,
-		     struct lab_pos *apos)
-{
-	struct lab *lab = p->lab;
-	struct lab_host *h = hp;
-	const char *name = h->name;
-	for (int i = 2; i < n; i++) {
-		const char *k = t[i].s;
-		if (!strcmp(k, "addr")) {
-			if (need(p, t, i, n, "an address with a prefix length, like 10.0.0.1/24"))
-				return -1;
-			struct lab_addr a;
-			i++;
-			if (lab_parse_addr(t[i].s, true, &a)) {
-				if (lab_parse_addr(t[i].s, false, &a) == 0)
-					return perr(p, t[i].col,
-						    "addr needs a prefix length, like %s/24", t[i].s);
-				return perr(p, t[i].col,
-					    "expected an address like 10.0.0.1/24, got \"%s\"", t[i].s);
-			}
-			if (h->naddrs >= LAB_HOST_ADDRS)
-				return perr(p, t[i].col, "host %s has more than %d addresses", name,
-					    LAB_HOST_ADDRS);
-			if (host_has_addr(h, &a))
-				return perr(p, t[i].col, "address %s given twice", t[i].s);
-			int owner = addr_owner(lab, &a);
-			if (owner >= 0)
-				return perr(p, t[i].col, "address %s already belongs to host %s",
-					    t[i].s, lab->hosts[owner].name);
-			apos[h->naddrs] = pos_at(p, t[i].col);
-			h->addrs[h->naddrs++] = a;
-		} else if (!strcmp(k, "sysctl")) {
-			if (need(p, t, i, n, "KEY=VALUE, like net.ipv4.tcp_syncookies=0"))
-				return -1;
-			i++;
-			if (h->nsysctls >= LAB_HOST_SYSCTLS)
-				return perr(p, t[i].col, "host %s has more than %d sysctls", name,
-					    LAB_HOST_SYSCTLS);
-			struct lab_sysctl sc;
-			if (sysctl_parse(p, &t[i], &sc))
-				return -1;
-			for (int j = 0; j < h->nsysctls; j++)
-				if (!strcmp(h->sysctls[j].key, sc.key))
-					return perr(p, t[i].col, "sysctl %s given twice", sc.key);
-			h->sysctls[h->nsysctls++] = sc;
-		} else if (!strcmp(k, "forward")) {
-			h->forward = true;
-		} else {
-			static const char *const keys[] = {"addr", "sysctl", "forward"};
-			return unknown_key(p, &t[i], "host", keys, 3);
-		}
-	}
-	return 0;
 }
 
 /* ---- link ------------------------------------------------------------------------------- */
@@ -359,12 +354,7 @@ static int st_link(struct parser *p, struct tok *t, int n)
 	if (!l.dev_b[0])
 		default_dev(lab, l.b, l.dev_b);
 	l.pos = pos_at(p, t[0].col);
-	struct lab_link *nl = push(p, (void **)&lab->links, &lab->nlinks, &p->cap_links,
-				   sizeof(*nl));
-	if (!nl)
-		return -1;
-	*nl = l;
-	return 0;
+	return append(p, (void **)&lab->links, &lab->nlinks, &p->cap_links, &l, sizeof(l));
 }
 
 /* ---- route, capture, drop --------------------------------------------------------------- */
@@ -455,12 +445,7 @@ static int st_route(struct parser *p, struct tok *t, int n)
 		return perr(p, t[3].col, "expected via or blackhole, got \"%s\"%s", how, sug);
 	}
 	r.pos = pos_at(p, t[0].col);
-	struct lab_route *nr = push(p, (void **)&lab->routes, &lab->nroutes, &p->cap_routes,
-				    sizeof(*nr));
-	if (!nr)
-		return -1;
-	*nr = r;
-	return 0;
+	return append(p, (void **)&lab->routes, &lab->nroutes, &p->cap_routes, &r, sizeof(r));
 }
 
 static int st_capture(struct parser *p, struct tok *t, int n)
@@ -490,29 +475,25 @@ static int st_capture(struct parser *p, struct tok *t, int n)
 /* "A>B" naming an existing link: link index and direction. */
 int link_dir(struct parser *p, const struct tok *t, int *link, int *dir)
 {
-	char x[64], y[64];
-	const char *gt = strchr(t->s, '>');
-	if (!gt || gt == t->s || !gt[1])
+	if (!is_dir_tok(t->s))
 		return perr(p, t->col, "expected a direction like client>server, got \"%s\"",
 			    t->s);
-	size_t xl = (size_t)(gt - t->s);
-	if (xl >= sizeof(x) || strlen(gt + 1) >= sizeof(y))
-		return perr(p, t->col, "bad direction \"%s\"", t->s);
-	memcpy(x, t->s, xl);
-	x[xl] = '\0';
-	snprintf(y, sizeof(y), "%s", gt + 1);
-	int a = get_host_s(p, x, t->col);
-	if (a < 0)
-		return -1;
-	int b = get_host_s(p, y, t->col + (int)xl + 1);
-	if (b < 0)
+	int a, b;
+	if (get_dir_hosts(p, t, &a, &b))
 		return -1;
 	*link = lab_link_find(p->lab, a, b);
 	if (*link < 0)
-		return perr(p, t->col, "no link between %s and %s", x, y);
+		return perr(p, t->col, "no link between %s and %s", p->lab->hosts[a].name,
+			    p->lab->hosts[b].name);
 	*dir = p->lab->links[*link].a == a ? 0 : 1;
 	return 0;
 }
+
+static const struct lab_opt drop_opts[] = {
+	{"first", LAB_OPT_UINT, LAB_FIELD(struct lab_rule, first), .what = "a number", .min = 1,
+	 .max = INT64_MAX},
+};
+static const struct lab_optset drop_set = LAB_OPTSET(NULL, drop_opts);
 
 static int st_drop(struct parser *p, struct tok *t, int n)
 {
@@ -554,27 +535,11 @@ static int st_drop(struct parser *p, struct tok *t, int n)
 	}
 	if (!nflags)
 		return perr(p, t[3].col, "expected TCP flags like SYN,ACK, got \"%s\"", t[3].s);
-	for (int i = 4; i < n; i++) {
-		if (!strcmp(t[i].s, "first")) {
-			if (need(p, t, i, n, "a number"))
-				return -1;
-			i++;
-			if (get_uint(p, &t[i], "first", 1, INT64_MAX, &r.first))
-				return -1;
-		} else {
-			static const char *const keys[] = {"first"};
-			char sug[96];
-			mean(sug, sizeof(sug), t[i].s, keys, 1);
-			return perr(p, t[i].col, "unknown key \"%s\"%s", t[i].s, sug);
-		}
-	}
-	r.pos = pos_at(p, t[0].col);
-	struct lab_rule *nr = push(p, (void **)&lab->rules, &lab->nrules, &p->cap_rules,
-				   sizeof(*nr));
-	if (!nr)
+	struct lab_optctx c = {.obj = &r, .host = -1};
+	if (opts_parse(p, &drop_set, t, 4, n, &c))
 		return -1;
-	*nr = r;
-	return 0;
+	r.pos = pos_at(p, t[0].col);
+	return append(p, (void **)&lab->rules, &lab->nrules, &p->cap_rules, &r, sizeof(r));
 }
 
 const struct lab_word lab_topo_words[] = {
