@@ -35,9 +35,9 @@ static int expect_peer(struct parser *p, const struct lab_opt *o, struct lab_opt
 		nl = sizeof(name) - 1;
 	memcpy(name, v->s, nl);
 	name[nl] = '\0';
-	if ((e->u.expect.peer_host = get_host_s(p, name, v->col)) < 0)
+	if ((e->u.expect.peer_host = lab_get_host_s(p, name, v->col)) < 0)
 		return -1;
-	if (colon && get_port(p, v, colon + 1, &e->u.expect.peer_port))
+	if (colon && lab_get_port(p, v, colon + 1, &e->u.expect.peer_port))
 		return -1;
 	return 0;
 }
@@ -75,25 +75,25 @@ static int expect_counter(struct parser *p, int h, struct tok *t, int n, struct 
 {
 	e->u.expect.kind = LAB_EXPECT_COUNTER;
 	if (n < 5)
-		return perr(p, t[2].col,
-			    "counter needs NAME [OP] N, like counter TcpExtListenOverflows "
-			    ">= 1");
+		return lab_perr(p, t[2].col,
+				"counter needs NAME [OP] N, like counter TcpExtListenOverflows "
+				">= 1");
 	const char *name = t[3].s;
 	bool ok = isalpha((unsigned char)name[0]) &&
 		  strlen(name) < sizeof(e->u.expect.counter);
 	for (const char *c = name; ok && *c; c++)
 		ok = isalnum((unsigned char)*c);
 	if (!ok)
-		return perr(p, t[3].col,
-			    "counter name \"%s\" must be letters and digits, like "
-			    "TcpExtListenOverflows",
-			    name);
+		return lab_perr(p, t[3].col,
+				"counter name \"%s\" must be letters and digits, like "
+				"TcpExtListenOverflows",
+				name);
 	snprintf(e->u.expect.counter, sizeof(e->u.expect.counter), "%s", name);
 	int i = 3;
-	if (get_count(p, t, &i, n, &e->u.expect.count, "counter"))
+	if (lab_get_count(p, t, &i, n, &e->u.expect.count, "counter"))
 		return -1;
 	struct lab_optctx c = {.obj = e, .host = h};
-	return opts_parse(p, &counter_set, t, i + 1, n, &c);
+	return lab_opts_parse(p, &counter_set, t, i + 1, n, &c);
 }
 
 /* expect HOST event KIND [group G] [count [OP] N] [within DUR] */
@@ -101,22 +101,22 @@ static int expect_event(struct parser *p, int h, struct tok *t, int n, struct la
 {
 	e->u.expect.kind = LAB_EXPECT_EVENT;
 	if (n < 4)
-		return perr(p, t[2].col, "event needs a kind, like event refused");
+		return lab_perr(p, t[2].col, "event needs a kind, like event refused");
 	int k = lab_event_parse(t[3].s);
 	if (k < 0) {
 		const char *names[LAB_EV_MAX];
 		for (int j = 0; j < LAB_EV_MAX; j++)
 			names[j] = lab_event_name((enum lab_event_kind)j);
 		char sug[96];
-		mean(sug, sizeof(sug), t[3].s, names, LAB_EV_MAX);
-		return perr(p, t[3].col,
-			    "unknown event \"%s\" (connected, accepted, data, eof, refused, "
-			    "timeout, reset, closed, error)%s",
-			    t[3].s, sug);
+		lab_mean(sug, sizeof(sug), t[3].s, names, LAB_EV_MAX);
+		return lab_perr(p, t[3].col,
+				"unknown event \"%s\" (connected, accepted, data, eof, refused, "
+				"timeout, reset, closed, error)%s",
+				t[3].s, sug);
 	}
 	e->u.expect.event = (enum lab_event_kind)k;
 	struct lab_optctx c = {.obj = e, .host = h};
-	return opts_parse(p, &event_set, t, 4, n, &c);
+	return lab_opts_parse(p, &event_set, t, 4, n, &c);
 }
 
 /* expect HOST STATE [port N] [peer HOST[:PORT]] [count [OP] N] [within DUR], or
@@ -128,19 +128,19 @@ static int expect_state(struct parser *p, int h, struct tok *t, int n, struct la
 	if (st < 0) {
 		const char *best = lab_state_suggest(w);
 		const char *words[LAB_WORDS_MAX];
-		size_t nw = word_names(LAB_EXPECT, words, LAB_WORDS_MAX);
+		size_t nw = lab_word_names(LAB_EXPECT, words, LAB_WORDS_MAX);
 		if (!best)
 			best = lab_suggest(w, words, nw);
 		if (best)
-			return perr(p, t[2].col, "unknown state \"%s\"; did you mean %s?", w,
-				    best);
+			return lab_perr(p, t[2].col, "unknown state \"%s\"; did you mean %s?", w,
+					best);
 		char list[256];
-		word_list(LAB_EXPECT, list, sizeof(list));
-		return perr(p, t[2].col,
-			    "unknown state \"%s\" (ESTABLISHED, SYN_SENT, SYN_RECV, "
-			    "FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSE_WAIT, "
-			    "LAST_ACK, LISTEN, CLOSING; or %s)",
-			    w, list);
+		lab_word_list(LAB_EXPECT, list, sizeof(list));
+		return lab_perr(p, t[2].col,
+				"unknown state \"%s\" (ESTABLISHED, SYN_SENT, SYN_RECV, "
+				"FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSE_WAIT, "
+				"LAST_ACK, LISTEN, CLOSING; or %s)",
+				w, list);
 	}
 	/* LISTEN with a word only the queue form has (queue, backlog, synrecv) is that form */
 	bool queue = false;
@@ -151,7 +151,7 @@ static int expect_state(struct parser *p, int h, struct tok *t, int n, struct la
 	e->u.expect.state = (enum lab_tcp_state)st;
 	e->u.expect.kind = queue ? LAB_EXPECT_QUEUE : LAB_EXPECT_STATE;
 	struct lab_optctx c = {.obj = e, .host = h};
-	return opts_parse(p, queue ? &queue_set : &state_set, t, 3, n, &c);
+	return lab_opts_parse(p, queue ? &queue_set : &state_set, t, 3, n, &c);
 }
 
 static int st_expect(struct parser *p, struct tok *t, int n)
@@ -159,18 +159,18 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 	struct lab_step s;
 	memset(&s, 0, sizeof(s));
 	if (n < 3)
-		return perr(p, t[0].col,
-			    "expect needs a host and what to expect, like: expect client "
-			    "ESTABLISHED");
-	int h = get_host(p, &t[1]);
+		return lab_perr(p, t[0].col,
+				"expect needs a host and what to expect, like: expect client "
+				"ESTABLISHED");
+	int h = lab_get_host(p, &t[1]);
 	if (h < 0)
 		return -1;
 	s.u.expect.count.cmp = LAB_CMP_GE;
 	s.u.expect.count.n = 1;
-	const struct lab_word *w = word_find(LAB_EXPECT, t[2].s);
+	const struct lab_word *w = lab_word_find(LAB_EXPECT, t[2].s);
 	if (w ? w->parse.expect(p, h, t, n, &s) : expect_state(p, h, t, n, &s))
 		return -1;
-	return add_step(p, LAB_OP_EXPECT, h, t[0].col, &s);
+	return lab_add_step(p, LAB_OP_EXPECT, h, t[0].col, &s);
 }
 
 const struct lab_word lab_expect_words[] = {

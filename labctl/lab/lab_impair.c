@@ -55,9 +55,9 @@ static int loss_gemodel(struct parser *p, const struct lab_opt *o, struct lab_op
 	struct lab_impair *v = c->obj;
 	int i = *ip;
 	if (i + 2 >= n)
-		return perr(p, t[i].col,
-			    "loss gemodel needs P and R percentages (and optionally 1-H and 1-K)");
-	if (get_percent(p, &t[i + 1], &v->ge_p) || get_percent(p, &t[i + 2], &v->ge_r))
+		return lab_perr(p, t[i].col,
+				"loss gemodel needs P and R percentages (and optionally 1-H and 1-K)");
+	if (lab_get_percent(p, &t[i + 1], &v->ge_p) || lab_get_percent(p, &t[i + 2], &v->ge_r))
 		return -1;
 	i += 2;
 	/* Textbook Gilbert model unless told: every packet in the bad state is lost
@@ -66,10 +66,10 @@ static int loss_gemodel(struct parser *p, const struct lab_opt *o, struct lab_op
 	v->ge_k = 0;
 	double x;
 	if (i + 1 < n && lab_parse_percent(t[i + 1].s, &x) != -EINVAL) {
-		if (get_percent(p, &t[++i], &v->ge_h))
+		if (lab_get_percent(p, &t[++i], &v->ge_h))
 			return -1;
 		if (i + 1 < n && lab_parse_percent(t[i + 1].s, &x) != -EINVAL &&
-		    get_percent(p, &t[++i], &v->ge_k))
+		    lab_get_percent(p, &t[++i], &v->ge_k))
 			return -1;
 	}
 	*ip = i;
@@ -88,21 +88,21 @@ static const struct lab_opt imp_loss_ge = {
 static int dir_of(struct parser *p, const struct tok *t, int a, int b)
 {
 	int hx, hy;
-	if (get_dir_hosts(p, t, &hx, &hy))
+	if (lab_get_dir_hosts(p, t, &hx, &hy))
 		return -1;
 	if (hx == a && hy == b)
 		return 0;
 	if (hx == b && hy == a)
 		return 1;
-	return perr(p, t->col, "%s is not a direction of the link %s %s", t->s,
-		    p->lab->hosts[a].name, p->lab->hosts[b].name);
+	return lab_perr(p, t->col, "%s is not a direction of the link %s %s", t->s,
+			p->lab->hosts[a].name, p->lab->hosts[b].name);
 }
 
 /* Parse impairments from t[i..n) into imp[0..1] for a link between hosts a and b.
  * Keys before any X>Y apply to both directions, after it to that direction only.
  * *cleared is set when the only word is "clear" (impair steps). */
-int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
-		  struct lab_impair imp[2], bool allow_clear, bool *cleared)
+int lab_parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
+		      struct lab_impair imp[2], bool allow_clear, bool *cleared)
 {
 	int cols[2][K_NKEYS];
 	int dirs = 3; /* bit 0: a>b, bit 1: b>a */
@@ -113,14 +113,15 @@ int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
 		*cleared = false;
 	if (allow_clear && i < n && !strcmp(t[i].s, "clear")) {
 		if (i + 1 < n)
-			return perr(p, t[i + 1].col, "unexpected \"%s\" after clear", t[i + 1].s);
+			return lab_perr(p, t[i + 1].col, "unexpected \"%s\" after clear",
+					t[i + 1].s);
 		memset(imp, 0, 2 * sizeof(*imp));
 		*cleared = true;
 		return 0;
 	}
 	for (; i < n; i++) {
 		const struct tok *kt = &t[i];
-		if (is_dir_tok(kt->s)) {
+		if (lab_is_dir_tok(kt->s)) {
 			int d = dir_of(p, kt, a, b);
 			if (d < 0)
 				return -1;
@@ -128,7 +129,7 @@ int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
 			c.seen = 0;
 			continue;
 		}
-		int k = opt_key(p, &imp_set, kt, &c);
+		int k = lab_opt_key(p, &imp_set, kt, &c);
 		if (k < 0)
 			return -1;
 		c.seen |= 1u << k;
@@ -137,7 +138,7 @@ int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
 		if (k == K_LOSS && i + 1 < n && !strcmp(t[i + 1].s, "gemodel"))
 			o = &imp_loss_ge;
 		memset(&v, 0, sizeof(v));
-		if (opt_value(p, o, &c, t, &i, n))
+		if (lab_opt_value(p, o, &c, t, &i, n))
 			return -1;
 		for (int d = 0; d < 2; d++) {
 			if (!(dirs & (1 << d)))
@@ -167,12 +168,12 @@ int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
 		for (int d = 0; d < 2; d++)
 			bad[d] = (imp[d].set & deps[j].bit) && !(imp[d].set & deps[j].needs);
 		if (bad[0] && bad[1] && cols[0][deps[j].key] == cols[1][deps[j].key])
-			return perr(p, cols[0][deps[j].key], "%s", deps[j].msg);
+			return lab_perr(p, cols[0][deps[j].key], "%s", deps[j].msg);
 		for (int d = 0; d < 2; d++)
 			if (bad[d])
-				return perr(p, cols[d][deps[j].key], "%s (in direction %s>%s)",
-					    deps[j].msg, p->lab->hosts[d ? b : a].name,
-					    p->lab->hosts[d ? a : b].name);
+				return lab_perr(p, cols[d][deps[j].key], "%s (in direction %s>%s)",
+						deps[j].msg, p->lab->hosts[d ? b : a].name,
+						p->lab->hosts[d ? a : b].name);
 	}
 	return 0;
 }

@@ -5,7 +5,7 @@
  * is the interface.
  *
  * A statement parser gets its line's tokens t[0..n) and returns 0, or -1 after recording its
- * one error with perr(); the statement is then dropped whole.
+ * one error with lab_perr(); the statement is then dropped whole.
  */
 #ifndef LABCTL_LAB_INT_H
 #define LABCTL_LAB_INT_H
@@ -112,7 +112,7 @@ extern const struct lab_word lab_topo_words[];    /* lab_topo.c */
 extern const struct lab_word lab_step_words[];    /* lab_step.c */
 extern const struct lab_word lab_expect_words[];  /* lab_expect.c */
 
-static inline struct lab_pos pos_at(struct parser *p, int col)
+static inline struct lab_pos lab_pos_at(struct parser *p, int col)
 {
 	struct lab_pos pos = {p->line, col};
 	return pos;
@@ -120,44 +120,44 @@ static inline struct lab_pos pos_at(struct parser *p, int col)
 
 /* ---- lab_lex.c: errors ---- */
 
-/* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return perr(...)`. */
+/* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return lab_perr(...)`. */
 __attribute__((format(printf, 3, 4)))
-int perr(struct parser *p, int col, const char *fmt, ...);
+int lab_perr(struct parser *p, int col, const char *fmt, ...);
 /* Sort by line (stable) and join with '\n' into p->errs. */
-void errs_join(struct parser *p);
+void lab_errs_join(struct parser *p);
 /* "; did you mean X?" or "" */
-const char *mean(char *buf, size_t len, const char *word, const char *const *cands,
-		 size_t n);
+const char *lab_mean(char *buf, size_t len, const char *word, const char *const *cands,
+		     size_t n);
 /* "unknown key X; did you mean Y?", else "unknown key X (STMT takes A, B, C)", or just
  * "unknown key X" when stmt is NULL. */
-int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
-		const char *const *keys, size_t n);
+int lab_unknown_key(struct parser *p, const struct tok *t, const char *stmt,
+		    const char *const *keys, size_t n);
 /* A new zeroed element at the end of *arr (n elements, cap allocated); NULL when out of
  * memory. */
-void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz);
+void *lab_push(struct parser *p, void **arr, int *n, int *cap, size_t sz);
 /* The same, with a copy of el: 0, or -1 when out of memory. */
-int append(struct parser *p, void **arr, int *n, int *cap, const void *el, size_t sz);
+int lab_append(struct parser *p, void **arr, int *n, int *cap, const void *el, size_t sz);
 
 /* ---- lab_lex.c: tokens and values ---- */
 
-int tokenize(struct parser *p, const char *src, size_t len, struct line *ln, char **ap);
+int lab_tokenize(struct parser *p, const char *src, size_t len, struct line *ln, char **ap);
 /* Column for "X needs a value" when the value is missing: the keyword's own column. */
-int need(struct parser *p, const struct tok *t, int i, int n, const char *what);
+int lab_need(struct parser *p, const struct tok *t, int i, int n, const char *what);
 /* A whole number in [min, max]: digits only. */
-int parse_uint(const char *s, int64_t min, int64_t max, int64_t *out);
-int get_uint(struct parser *p, const struct tok *t, const char *what, int64_t min,
-	     int64_t max, int64_t *out);
-int get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *port);
-int get_duration(struct parser *p, const struct tok *t, int64_t *ns);
-int get_percent(struct parser *p, const struct tok *t, double *pct);
-int get_rate(struct parser *p, const struct tok *t, double *r);
-int get_bitrate(struct parser *p, const struct tok *t, uint64_t *bps);
+int lab_parse_uint(const char *s, int64_t min, int64_t max, int64_t *out);
+int lab_get_uint(struct parser *p, const struct tok *t, const char *what, int64_t min,
+		 int64_t max, int64_t *out);
+int lab_get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *port);
+int lab_get_duration(struct parser *p, const struct tok *t, int64_t *ns);
+int lab_get_percent(struct parser *p, const struct tok *t, double *pct);
+int lab_get_rate(struct parser *p, const struct tok *t, double *r);
+int lab_get_bitrate(struct parser *p, const struct tok *t, uint64_t *bps);
 /* t[*i] is a key (count, queue, ...) followed by [OP] N, OP separate or attached (">=5");
  * *i is left on N.  what prefixes the key in messages ("counter count"), or NULL. */
-int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
-	      const char *what);
+int lab_get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
+		  const char *what);
 /* Lab and group names: [A-Za-z0-9_.-]. */
-bool valid_name(const char *s);
+bool lab_valid_name(const char *s);
 
 /* ---- lab_opt.c: a statement's KEY VALUE options, from a table ---- */
 
@@ -230,61 +230,61 @@ static inline void *lab_opt_field(const struct lab_optctx *c, const struct lab_o
 }
 
 /* Parse t[i..n) as options of set into c->obj.  0, or -1 after reporting the error. */
-int opts_parse(struct parser *p, const struct lab_optset *set, struct tok *t, int i, int n,
-	       struct lab_optctx *c);
+int lab_opts_parse(struct parser *p, const struct lab_optset *set, struct tok *t, int i, int n,
+		   struct lab_optctx *c);
 /* The pieces, for a loop with words of its own (impairments' X>Y): the index of the option
  * named by key (or an error: unknown, given twice), and reading its value. */
-int opt_key(struct parser *p, const struct lab_optset *set, const struct tok *key,
-	    const struct lab_optctx *c);
-int opt_value(struct parser *p, const struct lab_opt *o, struct lab_optctx *c, struct tok *t,
-	      int *i, int n);
+int lab_opt_key(struct parser *p, const struct lab_optset *set, const struct tok *key,
+		const struct lab_optctx *c);
+int lab_opt_value(struct parser *p, const struct lab_opt *o, struct lab_optctx *c, struct tok *t,
+		  int *i, int n);
 
 /* ---- lab_parse.c: names the statements share ---- */
 
 /* The entry for word of that kind, or NULL. */
-const struct lab_word *word_find(enum lab_word_kind kind, const char *name);
+const struct lab_word *lab_word_find(enum lab_word_kind kind, const char *name);
 /* The words of a kind in table order into names[0..cap); returns how many. */
-size_t word_names(enum lab_word_kind kind, const char **names, size_t cap);
+size_t lab_word_names(enum lab_word_kind kind, const char **names, size_t cap);
 /* "listen, connect, send" */
-void word_list(enum lab_word_kind kind, char *buf, size_t len);
-bool is_statement(const char *s);
+void lab_word_list(enum lab_word_kind kind, char *buf, size_t len);
+bool lab_is_statement(const char *s);
 /* Look up a host used by a statement; error (with suggestion, or "declared later") if
  * absent. */
-int get_host_s(struct parser *p, const char *name, int col);
-int get_host(struct parser *p, const struct tok *t);
+int lab_get_host_s(struct parser *p, const char *name, int col);
+int lab_get_host(struct parser *p, const struct tok *t);
 /* Is token s a direction "X>Y"? */
-bool is_dir_tok(const char *s);
+bool lab_is_dir_tok(const char *s);
 /* The hosts of direction t ("X>Y", is_dir_tok), or an error. */
-int get_dir_hosts(struct parser *p, const struct tok *t, int *x, int *y);
-bool addr_equal(const struct lab_addr *a, const struct lab_addr *b);
+int lab_get_dir_hosts(struct parser *p, const struct tok *t, int *x, int *y);
+bool lab_addr_equal(const struct lab_addr *a, const struct lab_addr *b);
 /* The host owning address a (prefix ignored), or -1. */
-int addr_owner(const struct lab *lab, const struct lab_addr *a);
-bool host_has_addr(const struct lab_host *h, const struct lab_addr *a);
-void fmt_addr(const struct lab_addr *a, char *buf, size_t len);
+int lab_addr_owner(const struct lab *lab, const struct lab_addr *a);
+bool lab_host_has_addr(const struct lab_host *h, const struct lab_addr *a);
+void lab_fmt_addr(const struct lab_addr *a, char *buf, size_t len);
 /* "10.0.0.2/24, fd00::2/64" for messages. */
-void host_addr_list(const struct lab_host *h, char *buf, size_t len);
+void lab_host_addr_list(const struct lab_host *h, char *buf, size_t len);
 /* Define (or re-use) group `name` on host for a listen or a connect. */
-int group_define(struct parser *p, int host, const char *name, bool listen, int col);
-int group_use(struct parser *p, int host, const struct tok *t, struct group **out);
-int get_group_name(struct parser *p, const struct tok *t, char *out);
+int lab_group_define(struct parser *p, int host, const char *name, bool listen, int col);
+int lab_group_use(struct parser *p, int host, const struct tok *t, struct group **out);
+int lab_get_group_name(struct parser *p, const struct tok *t, char *out);
 
 /* ---- lab_topo.c ---- */
 
 /* "A>B" naming an existing link: link index and direction. */
-int link_dir(struct parser *p, const struct tok *t, int *link, int *dir);
+int lab_link_dir(struct parser *p, const struct tok *t, int *link, int *dir);
 
 /* ---- lab_impair.c ---- */
 
 /* Parse impairments from t[i..n) into imp[0..1] for a link between hosts a and b.
  * Keys before any X>Y apply to both directions, after it to that direction only.
  * *cleared is set when the only word is "clear" (impair steps). */
-int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
-		  struct lab_impair imp[2], bool allow_clear, bool *cleared);
+int lab_parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
+		      struct lab_impair imp[2], bool allow_clear, bool *cleared);
 
 /* ---- lab_step.c ---- */
 
 /* A new step at the end of the lab's steps, in this line's '&' group, with the
  * statement-specific part (u) of s: 0, or -1 when out of memory. */
-int add_step(struct parser *p, enum lab_op op, int host, int col, const struct lab_step *s);
+int lab_add_step(struct parser *p, enum lab_op op, int host, int col, const struct lab_step *s);
 
 #endif

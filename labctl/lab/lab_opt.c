@@ -9,21 +9,21 @@
 
 #include "lab/lab_int.h"
 
-int opt_key(struct parser *p, const struct lab_optset *set, const struct tok *key,
-	    const struct lab_optctx *c)
+int lab_opt_key(struct parser *p, const struct lab_optset *set, const struct tok *key,
+		const struct lab_optctx *c)
 {
 	for (size_t k = 0; k < set->n && k < LAB_OPTS_MAX; k++) {
 		if (strcmp(key->s, set->opts[k].name))
 			continue;
 		if (set->opts[k].once && (c->seen & (1u << k)))
-			return perr(p, key->col, "%s given twice", key->s);
+			return lab_perr(p, key->col, "%s given twice", key->s);
 		return (int)k;
 	}
 	const char *names[LAB_OPTS_MAX];
 	size_t n = 0;
 	for (size_t k = 0; k < set->n && n < LAB_OPTS_MAX; k++)
 		names[n++] = set->opts[k].name;
-	return unknown_key(p, key, set->stmt, names, n);
+	return lab_unknown_key(p, key, set->stmt, names, n);
 }
 
 /* Store v into a whole-number field of 2, 4 or 8 bytes. */
@@ -50,19 +50,21 @@ static int word_value(struct parser *p, const struct lab_opt *o, const struct to
 		if (!strcmp(t->s, o->words[j]))
 			return (int)j;
 	char sug[96];
-	mean(sug, sizeof(sug), t->s, o->words, n);
+	lab_mean(sug, sizeof(sug), t->s, o->words, n);
 	if (!o->bad)
-		return perr(p, t->col, "%s must be %s, got \"%s\"%s", o->name, o->what, t->s, sug);
+		return lab_perr(p, t->col, "%s must be %s, got \"%s\"%s", o->name, o->what, t->s,
+				sug);
 	char list[256];
 	size_t off = 0;
 	list[0] = '\0';
 	for (size_t j = 0; j < n && off < sizeof(list); j++) {
-		int w = snprintf(list + off, sizeof(list) - off, "%s%s", j ? ", " : "", o->words[j]);
+		int w = snprintf(list + off, sizeof(list) - off, "%s%s", j ? ", " : "",
+				 o->words[j]);
 		if (w < 0)
 			break;
 		off += (size_t)w;
 	}
-	return perr(p, t->col, "%s \"%s\" (%s)%s", o->bad, t->s, list, sug);
+	return lab_perr(p, t->col, "%s \"%s\" (%s)%s", o->bad, t->s, list, sug);
 }
 
 /* The value after t[*i] (o's key) into its field; *i ends on the value's last token. */
@@ -75,8 +77,8 @@ static int read_value(struct parser *p, const struct lab_opt *o, struct lab_optc
 		return 0;
 	}
 	if (o->kind == LAB_OPT_COUNT)  /* reads its own key: "count needs a number, ..." */
-		return get_count(p, t, i, n, f, NULL);
-	if (need(p, t, *i, n, o->what))
+		return lab_get_count(p, t, i, n, f, NULL);
+	if (lab_need(p, t, *i, n, o->what))
 		return -1;
 	(*i)++;
 	const struct tok *v = &t[*i];
@@ -84,33 +86,33 @@ static int read_value(struct parser *p, const struct lab_opt *o, struct lab_optc
 	switch (o->kind) {
 	case LAB_OPT_UINT: {
 		int64_t x;
-		if (get_uint(p, v, o->name, o->min, o->max, &x))
+		if (lab_get_uint(p, v, o->name, o->min, o->max, &x))
 			return -1;
 		put_int(f, o->size, x);
 		zero = x == 0;
 		break;
 	}
 	case LAB_OPT_DURATION:
-		if (get_duration(p, v, f))
+		if (lab_get_duration(p, v, f))
 			return -1;
 		zero = *(int64_t *)f <= 0;
 		break;
 	case LAB_OPT_RATE:
-		if (get_rate(p, v, f))
+		if (lab_get_rate(p, v, f))
 			return -1;
 		zero = *(double *)f <= 0;
 		break;
 	case LAB_OPT_BITRATE:
-		if (get_bitrate(p, v, f))
+		if (lab_get_bitrate(p, v, f))
 			return -1;
 		zero = *(uint64_t *)f == 0;
 		break;
 	case LAB_OPT_PERCENT:
-		if (get_percent(p, v, f))
+		if (lab_get_percent(p, v, f))
 			return -1;
 		break;
 	case LAB_OPT_PORT:
-		if (get_port(p, v, v->s, f))
+		if (lab_get_port(p, v, v->s, f))
 			return -1;
 		break;
 	case LAB_OPT_WORD: {
@@ -121,11 +123,11 @@ static int read_value(struct parser *p, const struct lab_opt *o, struct lab_optc
 		break;
 	}
 	case LAB_OPT_GROUP_NEW:
-		if (get_group_name(p, v, f))
+		if (lab_get_group_name(p, v, f))
 			return -1;
 		break;
 	case LAB_OPT_GROUP:
-		if (group_use(p, c->host, v, NULL))
+		if (lab_group_use(p, c->host, v, NULL))
 			return -1;
 		snprintf(f, LAB_NAME_MAX, "%s", v->s);
 		break;
@@ -136,12 +138,12 @@ static int read_value(struct parser *p, const struct lab_opt *o, struct lab_optc
 		break;
 	}
 	if (o->above0 && zero)
-		return perr(p, v->col, "%s", o->above0);
+		return lab_perr(p, v->col, "%s", o->above0);
 	return 0;
 }
 
-int opt_value(struct parser *p, const struct lab_opt *o, struct lab_optctx *c, struct tok *t,
-	      int *i, int n)
+int lab_opt_value(struct parser *p, const struct lab_opt *o, struct lab_optctx *c, struct tok *t,
+		  int *i, int n)
 {
 	if (read_value(p, o, c, t, i, n))
 		return -1;
@@ -152,18 +154,18 @@ int opt_value(struct parser *p, const struct lab_opt *o, struct lab_optctx *c, s
 	return 0;
 }
 
-int opts_parse(struct parser *p, const struct lab_optset *set, struct tok *t, int i, int n,
-	       struct lab_optctx *c)
+int lab_opts_parse(struct parser *p, const struct lab_optset *set, struct tok *t, int i, int n,
+		   struct lab_optctx *c)
 {
 	for (; i < n; i++) {
-		int k = opt_key(p, set, &t[i], c);
-		if (k < 0 || opt_value(p, &set->opts[k], c, t, &i, n))
+		int k = lab_opt_key(p, set, &t[i], c);
+		if (k < 0 || lab_opt_value(p, &set->opts[k], c, t, &i, n))
 			return -1;
 		c->seen |= 1u << k;
 		c->col[k] = t[i].col;
 	}
 	for (size_t k = 0; k < set->n; k++)
 		if (set->opts[k].missing && !(c->seen & (1u << k)))
-			return perr(p, c->stmt_col, "%s", set->opts[k].missing);
+			return lab_perr(p, c->stmt_col, "%s", set->opts[k].missing);
 	return 0;
 }
