@@ -263,7 +263,8 @@ bool lab_host_has_addr(const struct lab_host *h, const struct lab_addr *a);
 void lab_fmt_addr(const struct lab_addr *a, char *buf, size_t len);
 /* "10.0.0.2/24, fd00::2/64" for messages. */
 void lab_host_addr_list(const struct lab_host *h, char *buf, size_t len);
-/* Define (or re-use) group `name` on host for a listen or a connect. */
+/* Define group `name` on host for a listen or a connect; connects may re-use their group,
+ * a listen group has one listener. */
 int lab_group_define(struct parser *p, int host, const char *name, bool listen, int col);
 int lab_group_use(struct parser *p, int host, const struct tok *t, struct group **out);
 int lab_get_group_name(struct parser *p, const struct tok *t, char *out);

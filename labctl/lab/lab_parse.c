@@ -207,6 +207,12 @@ int lab_group_define(struct parser *p, int host, const char *name, bool listen, 
 					"use another name with as",
 					name, p->lab->hosts[host].name,
 					g->listen ? "listen" : "connect", g->pos.line);
+		/* the agent refuses a second listener in a group (EEXIST): say so now */
+		if (listen)
+			return lab_perr(p, col,
+					"group \"%s\" on host %s already has a listener (line %d); "
+					"name one of them with \"as NAME\"",
+					name, p->lab->hosts[host].name, g->pos.line);
 		return 0;
 	}
 	g = lab_push(p, (void **)&p->groups, &p->ngroups, &p->cap_groups, sizeof(*g));
