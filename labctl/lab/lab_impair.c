@@ -2,6 +2,7 @@
  * statement and the impair step.  Keys before any X>Y apply to both directions.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,248 +11,148 @@
 enum { K_DELAY, K_JITTER, K_DELAY_CORR, K_DIST, K_LOSS, K_LOSS_CORR, K_DUP, K_DUP_CORR,
        K_REORDER, K_REORDER_CORR, K_GAP, K_CORRUPT, K_CORRUPT_CORR, K_RATE, K_LIMIT, K_NKEYS };
 
-static const char *const imp_keys[K_NKEYS] = {
-	[K_DELAY] = "delay", [K_JITTER] = "jitter", [K_DELAY_CORR] = "delay-corr",
-	[K_DIST] = "distribution", [K_LOSS] = "loss", [K_LOSS_CORR] = "loss-corr",
-	[K_DUP] = "duplicate", [K_DUP_CORR] = "duplicate-corr", [K_REORDER] = "reorder",
-	[K_REORDER_CORR] = "reorder-corr", [K_GAP] = "gap", [K_CORRUPT] = "corrupt",
-	[K_CORRUPT_CORR] = "corrupt-corr", [K_RATE] = "rate", [K_LIMIT] = "limit",
+#define IMP(m) LAB_FIELD(struct lab_impair, m), .once = true
+#define PCT .what = "a percentage like 5%"
+
+static const char *const dists[] = {"uniform", "normal", "pareto", "paretonormal", NULL};
+
+/* Each key once per section (the shared one, then each X>Y); `bit` is its IMP_* bit. */
+static const struct lab_opt imp_opts[K_NKEYS] = {
+	[K_DELAY] = {"delay", LAB_OPT_DURATION, IMP(delay_ns), .bit = IMP_DELAY,
+		     .what = "a duration like 10ms"},
+	[K_JITTER] = {"jitter", LAB_OPT_DURATION, IMP(jitter_ns), .bit = IMP_JITTER,
+		      .what = "a duration like 10ms"},
+	[K_DELAY_CORR] = {"delay-corr", LAB_OPT_PERCENT, IMP(delay_corr), .bit = IMP_DELAY_CORR,
+			  PCT},
+	[K_DIST] = {"distribution", LAB_OPT_WORD, IMP(dist), .bit = IMP_DIST,
+		    .words = dists, .min = LAB_DIST_UNIFORM, .bad = "unknown distribution",
+		    .what = "uniform, normal, pareto or paretonormal"},
+	[K_LOSS] = {"loss", LAB_OPT_PERCENT, IMP(loss), .bit = IMP_LOSS, PCT},
+	[K_LOSS_CORR] = {"loss-corr", LAB_OPT_PERCENT, IMP(loss_corr), .bit = IMP_LOSS_CORR, PCT},
+	[K_DUP] = {"duplicate", LAB_OPT_PERCENT, IMP(dup), .bit = IMP_DUP, PCT},
+	[K_DUP_CORR] = {"duplicate-corr", LAB_OPT_PERCENT, IMP(dup_corr), .bit = IMP_DUP_CORR,
+			PCT},
+	[K_REORDER] = {"reorder", LAB_OPT_PERCENT, IMP(reorder), .bit = IMP_REORDER, PCT},
+	[K_REORDER_CORR] = {"reorder-corr", LAB_OPT_PERCENT, IMP(reorder_corr),
+			    .bit = IMP_REORDER_CORR, PCT},
+	[K_GAP] = {"gap", LAB_OPT_UINT, IMP(gap), .bit = IMP_GAP, .what = "a number", .min = 1,
+		   .max = UINT32_MAX},
+	[K_CORRUPT] = {"corrupt", LAB_OPT_PERCENT, IMP(corrupt), .bit = IMP_CORRUPT, PCT},
+	[K_CORRUPT_CORR] = {"corrupt-corr", LAB_OPT_PERCENT, IMP(corrupt_corr),
+			    .bit = IMP_CORRUPT_CORR, PCT},
+	[K_RATE] = {"rate", LAB_OPT_BITRATE, IMP(rate_bps), .bit = IMP_RATE,
+		    .what = "a bit rate like 10mbit", .above0 = "rate must be above 0"},
+	[K_LIMIT] = {"limit", LAB_OPT_UINT, IMP(limit), .bit = IMP_LIMIT, .what = "a number",
+		     .min = 1, .max = UINT32_MAX},
 };
+static const struct lab_optset imp_set = LAB_OPTSET(NULL, imp_opts);
 
-static int imp_key(const char *s)
+/* loss gemodel P R [1-H [1-K]]; t[*i] is "gemodel". */
+static int loss_gemodel(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+			struct tok *t, int *ip, int n)
 {
-	for (int k = 0; k < K_NKEYS; k++)
-		if (!strcmp(s, imp_keys[k]))
-			return k;
-	return -1;
+	(void)o;
+	struct lab_impair *v = c->obj;
+	int i = *ip;
+	if (i + 2 >= n)
+		return lab_perr(p, t[i].col,
+				"loss gemodel needs P and R percentages (and optionally 1-H and 1-K)");
+	if (lab_get_percent(p, &t[i + 1], &v->ge_p) || lab_get_percent(p, &t[i + 2], &v->ge_r))
+		return -1;
+	i += 2;
+	/* Textbook Gilbert model unless told: every packet in the bad state is lost
+	 * (1-h = 100%), none in the good one (1-k = 0%). */
+	v->ge_h = 100;
+	v->ge_k = 0;
+	double x;
+	if (i + 1 < n && lab_parse_percent(t[i + 1].s, &x) != -EINVAL) {
+		if (lab_get_percent(p, &t[++i], &v->ge_h))
+			return -1;
+		if (i + 1 < n && lab_parse_percent(t[i + 1].s, &x) != -EINVAL &&
+		    lab_get_percent(p, &t[++i], &v->ge_k))
+			return -1;
+	}
+	*ip = i;
+	return 0;
 }
 
-/* Is token s a direction "X>Y"? */
-bool is_dir_tok(const char *s)
-{
-	const char *gt = strchr(s, '>');
-	return gt && gt != s && gt[1];
-}
+/* "loss gemodel ...": the other loss model, into ge_p, ge_r, ge_h, ge_k. */
+_Static_assert(offsetof(struct lab_impair, ge_k) ==
+	       offsetof(struct lab_impair, ge_p) + 3 * sizeof(double), "ge_p..ge_k in a row");
+static const struct lab_opt imp_loss_ge = {
+	"loss", LAB_OPT_FN, .off = offsetof(struct lab_impair, ge_p), .size = 4 * sizeof(double),
+	.bit = IMP_LOSS_GE, .what = "a percentage like 5%", .fn = loss_gemodel,
+};
 
 /* Resolve "X>Y" against the link's hosts a, b: 0 for a>b, 1 for b>a. */
 static int dir_of(struct parser *p, const struct tok *t, int a, int b)
 {
-	char x[64], y[64];
-	const char *gt = strchr(t->s, '>');
-	size_t xl = (size_t)(gt - t->s);
-	if (xl >= sizeof(x) || strlen(gt + 1) >= sizeof(y))
-		return perr(p, t->col, "bad direction \"%s\"", t->s);
-	memcpy(x, t->s, xl);
-	x[xl] = '\0';
-	snprintf(y, sizeof(y), "%s", gt + 1);
-	int hx = get_host_s(p, x, t->col);
-	if (hx < 0)
-		return -1;
-	int hy = get_host_s(p, y, t->col + (int)xl + 1);
-	if (hy < 0)
+	int hx, hy;
+	if (lab_get_dir_hosts(p, t, &hx, &hy))
 		return -1;
 	if (hx == a && hy == b)
 		return 0;
 	if (hx == b && hy == a)
 		return 1;
-	return perr(p, t->col, "%s is not a direction of the link %s %s", t->s,
-		    p->lab->hosts[a].name, p->lab->hosts[b].name);
+	return lab_perr(p, t->col, "%s is not a direction of the link %s %s", t->s,
+			p->lab->hosts[a].name, p->lab->hosts[b].name);
 }
 
 /* Parse impairments from t[i..n) into imp[0..1] for a link between hosts a and b.
  * Keys before any X>Y apply to both directions, after it to that direction only.
  * *cleared is set when the only word is "clear" (impair steps). */
-int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
-		  struct lab_impair imp[2], bool allow_clear, bool *cleared)
+int lab_parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
+		      struct lab_impair imp[2], bool allow_clear, bool *cleared)
 {
 	int cols[2][K_NKEYS];
 	int dirs = 3; /* bit 0: a>b, bit 1: b>a */
-	uint32_t seen = 0;
+	struct lab_impair v;
+	struct lab_optctx c = {.obj = &v, .host = -1};
 	memset(cols, 0, sizeof(cols));
 	if (cleared)
 		*cleared = false;
 	if (allow_clear && i < n && !strcmp(t[i].s, "clear")) {
 		if (i + 1 < n)
-			return perr(p, t[i + 1].col, "unexpected \"%s\" after clear", t[i + 1].s);
+			return lab_perr(p, t[i + 1].col, "unexpected \"%s\" after clear",
+					t[i + 1].s);
 		memset(imp, 0, 2 * sizeof(*imp));
 		*cleared = true;
 		return 0;
 	}
 	for (; i < n; i++) {
 		const struct tok *kt = &t[i];
-		if (is_dir_tok(kt->s)) {
+		if (lab_is_dir_tok(kt->s)) {
 			int d = dir_of(p, kt, a, b);
 			if (d < 0)
 				return -1;
 			dirs = 1 << d;
-			seen = 0;
+			c.seen = 0;
 			continue;
 		}
-		int k = imp_key(kt->s);
-		if (k < 0) {
-			char sug[96];
-			mean(sug, sizeof(sug), kt->s, imp_keys, K_NKEYS);
-			return perr(p, kt->col, "unknown key \"%s\"%s", kt->s, sug);
-		}
-		if (seen & (1u << k))
-			return perr(p, kt->col, "%s given twice", kt->s);
-		seen |= 1u << k;
+		int k = lab_opt_key(p, &imp_set, kt, &c);
+		if (k < 0)
+			return -1;
+		c.seen |= 1u << k;
 		/* Parse the value once into v, then copy into each direction. */
-		struct lab_impair v;
-		uint32_t bit = 0;
+		const struct lab_opt *o = &imp_opts[k];
+		if (k == K_LOSS && i + 1 < n && !strcmp(t[i + 1].s, "gemodel"))
+			o = &imp_loss_ge;
 		memset(&v, 0, sizeof(v));
-		static const char *const what_pct = "a percentage like 5%";
-		switch (k) {
-		case K_DELAY:
-		case K_JITTER:
-			if (need(p, t, i, n, "a duration like 10ms"))
-				return -1;
-			i++;
-			if (get_duration(p, &t[i], k == K_DELAY ? &v.delay_ns : &v.jitter_ns))
-				return -1;
-			bit = k == K_DELAY ? IMP_DELAY : IMP_JITTER;
-			break;
-		case K_DIST: {
-			static const char *const dists[] = {"uniform", "normal", "pareto",
-							    "paretonormal"};
-			if (need(p, t, i, n, "uniform, normal, pareto or paretonormal"))
-				return -1;
-			i++;
-			int d = -1;
-			for (int j = 0; j < 4; j++)
-				if (!strcmp(t[i].s, dists[j]))
-					d = j;
-			if (d < 0) {
-				char sug[96];
-				mean(sug, sizeof(sug), t[i].s, dists, 4);
-				return perr(p, t[i].col,
-					    "unknown distribution \"%s\" (uniform, normal, pareto, "
-					    "paretonormal)%s",
-					    t[i].s, sug);
-			}
-			v.dist = (enum lab_dist)(LAB_DIST_UNIFORM + d);
-			bit = IMP_DIST;
-			break;
-		}
-		case K_LOSS:
-			if (i + 1 < n && !strcmp(t[i + 1].s, "gemodel")) {
-				i++;
-				if (i + 2 >= n)
-					return perr(p, t[i].col,
-						    "loss gemodel needs P and R percentages (and "
-						    "optionally 1-H and 1-K)");
-				if (get_percent(p, &t[i + 1], &v.ge_p) ||
-				    get_percent(p, &t[i + 2], &v.ge_r))
-					return -1;
-				i += 2;
-				/* Textbook Gilbert model unless told: every packet in the bad
-				 * state is lost (1-h = 100%), none in the good one (1-k = 0%). */
-				v.ge_h = 100;
-				v.ge_k = 0;
-				double x;
-				if (i + 1 < n && lab_parse_percent(t[i + 1].s, &x) != -EINVAL) {
-					if (get_percent(p, &t[++i], &v.ge_h))
-						return -1;
-					if (i + 1 < n && lab_parse_percent(t[i + 1].s, &x) != -EINVAL &&
-					    get_percent(p, &t[++i], &v.ge_k))
-						return -1;
-				}
-				bit = IMP_LOSS_GE;
-				break;
-			}
-			/* fallthrough */
-		case K_DELAY_CORR:
-		case K_LOSS_CORR:
-		case K_DUP:
-		case K_DUP_CORR:
-		case K_REORDER:
-		case K_REORDER_CORR:
-		case K_CORRUPT:
-		case K_CORRUPT_CORR: {
-			double x;
-			if (need(p, t, i, n, what_pct))
-				return -1;
-			i++;
-			if (get_percent(p, &t[i], &x))
-				return -1;
-			switch (k) {
-			case K_DELAY_CORR: v.delay_corr = x; bit = IMP_DELAY_CORR; break;
-			case K_LOSS: v.loss = x; bit = IMP_LOSS; break;
-			case K_LOSS_CORR: v.loss_corr = x; bit = IMP_LOSS_CORR; break;
-			case K_DUP: v.dup = x; bit = IMP_DUP; break;
-			case K_DUP_CORR: v.dup_corr = x; bit = IMP_DUP_CORR; break;
-			case K_REORDER: v.reorder = x; bit = IMP_REORDER; break;
-			case K_REORDER_CORR: v.reorder_corr = x; bit = IMP_REORDER_CORR; break;
-			case K_CORRUPT: v.corrupt = x; bit = IMP_CORRUPT; break;
-			default: v.corrupt_corr = x; bit = IMP_CORRUPT_CORR; break;
-			}
-			break;
-		}
-		case K_GAP:
-		case K_LIMIT: {
-			int64_t x;
-			if (need(p, t, i, n, "a number"))
-				return -1;
-			i++;
-			if (get_uint(p, &t[i], kt->s, 1, UINT32_MAX, &x))
-				return -1;
-			if (k == K_GAP) {
-				v.gap = (uint32_t)x;
-				bit = IMP_GAP;
-			} else {
-				v.limit = (uint32_t)x;
-				bit = IMP_LIMIT;
-			}
-			break;
-		}
-		case K_RATE: {
-			if (need(p, t, i, n, "a bit rate like 10mbit"))
-				return -1;
-			i++;
-			int rc = lab_parse_bitrate(t[i].s, &v.rate_bps);
-			if (rc == -ERANGE)
-				return perr(p, t[i].col, "bit rate \"%s\" is too large", t[i].s);
-			if (rc)
-				return perr(p, t[i].col,
-					    "expected a bit rate like 10mbit, got \"%s\"", t[i].s);
-			if (v.rate_bps == 0)
-				return perr(p, t[i].col, "rate must be above 0");
-			bit = IMP_RATE;
-			break;
-		}
-		}
+		if (lab_opt_value(p, o, &c, t, &i, n))
+			return -1;
 		for (int d = 0; d < 2; d++) {
 			if (!(dirs & (1 << d)))
 				continue;
 			struct lab_impair *m = &imp[d];
 			/* loss PCT and loss gemodel are two loss models: the later one wins
 			 * (a direction section may override the shared one). */
-			if (bit == IMP_LOSS_GE)
+			if (o->bit == IMP_LOSS_GE)
 				m->set &= ~(uint32_t)(IMP_LOSS);
-			if (bit == IMP_LOSS)
+			if (o->bit == IMP_LOSS)
 				m->set &= ~(uint32_t)(IMP_LOSS_GE);
-			m->set |= bit;
+			m->set |= o->bit;
 			cols[d][k] = kt->col;
-			switch (bit) {
-			case IMP_DELAY: m->delay_ns = v.delay_ns; break;
-			case IMP_JITTER: m->jitter_ns = v.jitter_ns; break;
-			case IMP_DELAY_CORR: m->delay_corr = v.delay_corr; break;
-			case IMP_DIST: m->dist = v.dist; break;
-			case IMP_LOSS: m->loss = v.loss; break;
-			case IMP_LOSS_CORR: m->loss_corr = v.loss_corr; break;
-			case IMP_LOSS_GE:
-				m->ge_p = v.ge_p; m->ge_r = v.ge_r; m->ge_h = v.ge_h; m->ge_k = v.ge_k;
-				break;
-			case IMP_DUP: m->dup = v.dup; break;
-			case IMP_DUP_CORR: m->dup_corr = v.dup_corr; break;
-			case IMP_REORDER: m->reorder = v.reorder; break;
-			case IMP_REORDER_CORR: m->reorder_corr = v.reorder_corr; break;
-			case IMP_GAP: m->gap = v.gap; break;
-			case IMP_CORRUPT: m->corrupt = v.corrupt; break;
-			case IMP_CORRUPT_CORR: m->corrupt_corr = v.corrupt_corr; break;
-			case IMP_RATE: m->rate_bps = v.rate_bps; break;
-			case IMP_LIMIT: m->limit = v.limit; break;
-			}
+			memcpy((char *)m + o->off, (char *)&v + o->off, o->size);
 		}
 	}
 	/* netem's own dependencies. */
@@ -267,12 +168,12 @@ int parse_impairs(struct parser *p, struct tok *t, int i, int n, int a, int b,
 		for (int d = 0; d < 2; d++)
 			bad[d] = (imp[d].set & deps[j].bit) && !(imp[d].set & deps[j].needs);
 		if (bad[0] && bad[1] && cols[0][deps[j].key] == cols[1][deps[j].key])
-			return perr(p, cols[0][deps[j].key], "%s", deps[j].msg);
+			return lab_perr(p, cols[0][deps[j].key], "%s", deps[j].msg);
 		for (int d = 0; d < 2; d++)
 			if (bad[d])
-				return perr(p, cols[d][deps[j].key], "%s (in direction %s>%s)",
-					    deps[j].msg, p->lab->hosts[d ? b : a].name,
-					    p->lab->hosts[d ? a : b].name);
+				return lab_perr(p, cols[d][deps[j].key], "%s (in direction %s>%s)",
+						deps[j].msg, p->lab->hosts[d ? b : a].name,
+						p->lab->hosts[d ? a : b].name);
 	}
 	return 0;
 }

@@ -1,9 +1,9 @@
 /* lab_lex: a lab file's lines as tokens, tokens as values, and the error machinery.
  *
- * tokenize() splits a line into words and quoted strings; lab_int.h's value readers (need,
+ * lab_tokenize() splits a line into words and quoted strings; lab_int.h's value readers (need,
  * get_uint, get_duration, ...) turn a token into a number, a duration or a rate with the
- * message a student reads when it is not one; perr() records "FILE:LINE:COL: message" and
- * errs_join() sorts and joins them at the end.
+ * message a student reads when it is not one; lab_perr() records "FILE:LINE:COL: message" and
+ * lab_errs_join() sorts and joins them at the end.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,13 +14,13 @@
 
 #include "lab/lab_int.h"
 
-/* ---- errors ---------------------------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------------------------- */
 
 static void err_add(struct parser *p, int line, int col, const char *text)
 {
 	int seq = p->nerr;
-	struct perr_item *it = push(p, (void **)&p->items, &p->nerr, &p->cap_items,
-				    sizeof(*it));
+	struct perr_item *it = lab_push(p, (void **)&p->items, &p->nerr, &p->cap_items,
+					sizeof(*it));
 	if (!it)
 		return;
 	it->line = line;
@@ -31,9 +31,9 @@ static void err_add(struct parser *p, int line, int col, const char *text)
 		p->oom = true;
 }
 
-/* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return perr(...)`. */
+/* Record "FILE:LINE:COL: message"; returns -1 so statement parsers can `return lab_perr(...)`. */
 __attribute__((format(printf, 3, 4)))
-int perr(struct parser *p, int col, const char *fmt, ...)
+int lab_perr(struct parser *p, int col, const char *fmt, ...)
 {
 	char msg[768], line[1024];
 	if (p->stopped)
@@ -64,7 +64,7 @@ static int item_cmp(const void *x, const void *y)
 }
 
 /* Sort by line (stable) and join with '\n' into p->errs. */
-void errs_join(struct parser *p)
+void lab_errs_join(struct parser *p)
 {
 	qsort(p->items, (size_t)p->nerr, sizeof(*p->items), item_cmp);
 	size_t len = 1;
@@ -88,8 +88,8 @@ void errs_join(struct parser *p)
 }
 
 /* "; did you mean X?" or "" */
-const char *mean(char *buf, size_t len, const char *word, const char *const *cands,
-		 size_t n)
+const char *lab_mean(char *buf, size_t len, const char *word, const char *const *cands,
+		     size_t n)
 {
 	const char *s = lab_suggest(word, cands, n);
 	if (s)
@@ -103,7 +103,7 @@ const char *mean(char *buf, size_t len, const char *word, const char *const *can
 
 /* A new zeroed element at the end of *arr (n elements, cap allocated); NULL when out of
  * memory. */
-void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz)
+void *lab_push(struct parser *p, void **arr, int *n, int *cap, size_t sz)
 {
 	if (*n == *cap) {
 		int nc = *cap ? *cap * 2 : 8;
@@ -121,12 +121,21 @@ void *push(struct parser *p, void **arr, int *n, int *cap, size_t sz)
 	return el;
 }
 
+int lab_append(struct parser *p, void **arr, int *n, int *cap, const void *el, size_t sz)
+{
+	void *to = lab_push(p, arr, n, cap, sz);
+	if (!to)
+		return -1;
+	memcpy(to, el, sz);
+	return 0;
+}
+
 /* ---- tokenizer -------------------------------------------------------------------------- */
 
 /* Split one line (src, len bytes, no newline) into tokens written into the arena at *ap.
  * '#' outside quotes ends the line; '&' outside quotes is a token of its own; "..." quotes
  * (with \" and \\) may hold spaces and '#'. */
-int tokenize(struct parser *p, const char *src, size_t len, struct line *ln, char **ap)
+int lab_tokenize(struct parser *p, const char *src, size_t len, struct line *ln, char **ap)
 {
 	char *arena = *ap;
 	int cap = 0;
@@ -212,18 +221,18 @@ int tokenize(struct parser *p, const char *src, size_t len, struct line *ln, cha
 	return 0;
 }
 
-/* ---- values --------------------------------------------------------------------------- */
+/* ---- values ----------------------------------------------------------------------------- */
 
 /* Column for "X needs a value" when the value is missing: the keyword's own column. */
-int need(struct parser *p, const struct tok *t, int i, int n, const char *what)
+int lab_need(struct parser *p, const struct tok *t, int i, int n, const char *what)
 {
 	if (i + 1 < n)
 		return 0;
-	return perr(p, t[i].col, "%s needs %s", t[i].s, what);
+	return lab_perr(p, t[i].col, "%s needs %s", t[i].s, what);
 }
 
 /* A whole number in [min, max]: digits only. */
-int parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
+int lab_parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	int64_t v = 0;
 	if (!*s)
@@ -241,56 +250,100 @@ int parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
-int get_uint(struct parser *p, const struct tok *t, const char *what, int64_t min,
-	     int64_t max, int64_t *out)
+int lab_get_uint(struct parser *p, const struct tok *t, const char *what, int64_t min,
+		 int64_t max, int64_t *out)
 {
-	if (parse_uint(t->s, min, max, out) == 0)
+	if (lab_parse_uint(t->s, min, max, out) == 0)
 		return 0;
-	return perr(p, t->col, "%s must be a whole number from %lld to %lld, got \"%s\"", what,
-		    (long long)min, (long long)max, t->s);
+	return lab_perr(p, t->col, "%s must be a whole number from %lld to %lld, got \"%s\"", what,
+			(long long)min, (long long)max, t->s);
 }
 
-int get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *port)
+int lab_get_port(struct parser *p, const struct tok *t, const char *s, uint16_t *port)
 {
 	int64_t v;
-	if (parse_uint(s, 1, 65535, &v))
-		return perr(p, t->col, "port must be 1 to 65535, got \"%s\"", s);
+	if (lab_parse_uint(s, 1, 65535, &v))
+		return lab_perr(p, t->col, "port must be 1 to 65535, got \"%s\"", s);
 	*port = (uint16_t)v;
 	return 0;
 }
 
-int get_duration(struct parser *p, const struct tok *t, int64_t *ns)
+/* A value reader's error for t: "NOUN \"T\" RANGE" when out of range, else "expected LIKE,
+ * got \"T\"". */
+static int value_err(struct parser *p, const struct tok *t, int rc, const char *noun,
+		     const char *range, const char *like)
+{
+	if (rc == -ERANGE)
+		return lab_perr(p, t->col, "%s \"%s\" %s", noun, t->s, range);
+	return lab_perr(p, t->col, "expected %s, got \"%s\"", like, t->s);
+}
+
+int lab_get_duration(struct parser *p, const struct tok *t, int64_t *ns)
 {
 	int rc = lab_parse_duration(t->s, ns);
-	if (rc == -ERANGE)
-		return perr(p, t->col, "duration \"%s\" is too large", t->s);
-	if (rc)
-		return perr(p, t->col, "expected a duration like 10ms, got \"%s\"", t->s);
-	return 0;
+	return rc ? value_err(p, t, rc, "duration", "is too large", "a duration like 10ms") : 0;
 }
 
-int get_percent(struct parser *p, const struct tok *t, double *pct)
+int lab_get_percent(struct parser *p, const struct tok *t, double *pct)
 {
 	int rc = lab_parse_percent(t->s, pct);
-	if (rc == -ERANGE)
-		return perr(p, t->col, "percentage \"%s\" is out of range (0%% to 100%%)", t->s);
-	if (rc)
-		return perr(p, t->col, "expected a percentage like 5%%, got \"%s\"", t->s);
-	return 0;
+	return rc ? value_err(p, t, rc, "percentage", "is out of range (0% to 100%)",
+			      "a percentage like 5%") : 0;
 }
 
-int get_rate(struct parser *p, const struct tok *t, double *r)
+int lab_get_rate(struct parser *p, const struct tok *t, double *r)
 {
 	int rc = lab_parse_rate(t->s, r);
-	if (rc == -ERANGE)
-		return perr(p, t->col, "rate \"%s\" is too large", t->s);
-	if (rc)
-		return perr(p, t->col, "expected a rate like 1000/s, got \"%s\"", t->s);
+	return rc ? value_err(p, t, rc, "rate", "is too large", "a rate like 1000/s") : 0;
+}
+
+int lab_get_bitrate(struct parser *p, const struct tok *t, uint64_t *bps)
+{
+	int rc = lab_parse_bitrate(t->s, bps);
+	return rc ? value_err(p, t, rc, "bit rate", "is too large", "a bit rate like 10mbit") : 0;
+}
+
+/* count [OP] N / queue [OP] N ...: OP separate or attached (">=5"); no OP means "=". */
+int lab_get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_count *c,
+		  const char *what)
+{
+	static const struct { const char *op; enum lab_cmp cmp; } ops[] = {
+		{">=", LAB_CMP_GE}, {"<=", LAB_CMP_LE}, {"==", LAB_CMP_EQ}, {"!=", LAB_CMP_NE},
+		{">", LAB_CMP_GT},  {"<", LAB_CMP_LT},  {"=", LAB_CMP_EQ},
+	};
+	const struct tok *kt = &t[*i];
+	char label[96];
+	snprintf(label, sizeof(label), "%s%s%s", what ? what : "", what ? " " : "", kt->s);
+	if (lab_need(p, t, *i, n, "a number, optionally after =, >=, <=, >, < or !="))
+		return -1;
+	(*i)++;
+	const char *s = t[*i].s;
+	int col = t[*i].col;
+	c->cmp = LAB_CMP_EQ;
+	for (size_t j = 0; j < sizeof(ops) / sizeof(ops[0]); j++) {
+		size_t l = strlen(ops[j].op);
+		if (!strncmp(s, ops[j].op, l)) {
+			c->cmp = ops[j].cmp;
+			s += l;
+			col += (int)l;
+			if (!*s) {
+				if (*i + 1 >= n)
+					return lab_perr(p, t[*i].col, "%s %s needs a number", label,
+							t[*i].s);
+				(*i)++;
+				s = t[*i].s;
+				col = t[*i].col;
+			}
+			break;
+		}
+	}
+	if (lab_parse_uint(s, 0, INT64_MAX, &c->n))
+		return lab_perr(p, col, "%s must be a whole number, got \"%s\"", label, s);
 	return 0;
 }
 
 /* Lab and group names: [A-Za-z0-9_.-]. */
-bool valid_name(const char *s)
+bool lab_valid_name(const char *s)
 {
 	if (!*s)
 		return false;
@@ -300,13 +353,13 @@ bool valid_name(const char *s)
 	return true;
 }
 
-int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
-		const char *const *keys, size_t n)
+int lab_unknown_key(struct parser *p, const struct tok *t, const char *stmt,
+		    const char *const *keys, size_t n)
 {
 	char sug[96], list[256];
-	mean(sug, sizeof(sug), t->s, keys, n);
-	if (sug[0])
-		return perr(p, t->col, "unknown key \"%s\"%s", t->s, sug);
+	lab_mean(sug, sizeof(sug), t->s, keys, n);
+	if (sug[0] || !stmt)
+		return lab_perr(p, t->col, "unknown key \"%s\"%s", t->s, sug);
 	size_t off = 0;
 	list[0] = '\0';
 	for (size_t i = 0; i < n && off < sizeof(list); i++) {
@@ -315,8 +368,5 @@ int unknown_key(struct parser *p, const struct tok *t, const char *stmt,
 			break;
 		off += (size_t)w;
 	}
-	return perr(p, t->col, "unknown key \"%s\" (%s takes %s)", t->s, stmt, list);
+	return lab_perr(p, t->col, "unknown key \"%s\" (%s takes %s)", t->s, stmt, list);
 }
-
-/* Split "X:PORT": X is "" (listen only), a host name, an IPv4 address, or "[v6]".
- * Writes X into xbuf; returns 0 or an error. */

@@ -7,9 +7,9 @@
  * whole, and parsing resumes on the next line.
  *
  * This file is the dispatcher: it splits lines into statements and hands each to its parser
- * (lab_topo.c, lab_step.c, lab_expect.c; lab_int.h lists them), and holds the names the
- * statements share (hosts, addresses, groups), the whole-file checks and the public API.
- * Tokens, values and the error machinery are in lab_lex.c.
+ * through the word tables of lab_topo.c, lab_step.c and lab_expect.c (`families`), and holds
+ * the names the statements share (hosts, addresses, groups), the whole-file checks and the
+ * public API.  Tokens, values and the error machinery are in lab_lex.c.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -28,35 +28,52 @@
 
 #define LAB_FILE_MAX (4 << 20)
 
-static const char *const statements[] = {
-	"lab", "about", "seed", "blackhole", "host", "link", "route", "capture", "drop",
-	"impair", "wait", "expect", "stop", "signal",
+/* Every family of statements, in the order their words are suggested and listed. */
+static const struct lab_word *const families[] = {
+	lab_topo_words, lab_step_words, lab_expect_words, lab_prog_words,
 };
-#define NSTATEMENTS (sizeof(statements) / sizeof(statements[0]))
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
-static const char *const verbs[] = {
-	"listen", "connect", "send", "shutdown", "close", "abort", "accept", "flood", "unlisten",
-	"start", "run",
-};
-#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+/* ---- the words -------------------------------------------------------------------------- */
 
-/* ---- small helpers ---------------------------------------------------------------------- */
-
-static bool is_verb(const char *s)
+const struct lab_word *lab_word_find(enum lab_word_kind kind, const char *name)
 {
-	for (size_t i = 0; i < NVERBS; i++)
-		if (!strcmp(s, verbs[i]))
-			return true;
-	return false;
+	for (size_t f = 0; f < NFAMILIES; f++)
+		for (const struct lab_word *w = families[f]; w->name; w++)
+			if (w->kind == kind && !strcmp(w->name, name))
+				return w;
+	return NULL;
 }
 
-bool is_statement(const char *s)
+size_t lab_word_names(enum lab_word_kind kind, const char **names, size_t cap)
 {
-	for (size_t i = 0; i < NSTATEMENTS; i++)
-		if (!strcmp(s, statements[i]))
-			return true;
-	return false;
+	size_t n = 0;
+	for (size_t f = 0; f < NFAMILIES; f++)
+		for (const struct lab_word *w = families[f]; w->name && n < cap; w++)
+			if (w->kind == kind)
+				names[n++] = w->name;
+	return n;
 }
+
+void lab_word_list(enum lab_word_kind kind, char *buf, size_t len)
+{
+	const char *names[LAB_WORDS_MAX];
+	size_t n = lab_word_names(kind, names, LAB_WORDS_MAX), off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", names[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+bool lab_is_statement(const char *s)
+{
+	return lab_word_find(LAB_STATEMENT, s) != NULL;
+}
+
+/* ---- names the statements share --------------------------------------------------------- */
 
 static const char **host_names(struct parser *p)
 {
@@ -72,63 +89,86 @@ static const char **host_names(struct parser *p)
 
 /* Look up a host used by a statement; error (with suggestion, or "declared later") if
  * absent. */
-int get_host_s(struct parser *p, const char *name, int col)
+int lab_get_host_s(struct parser *p, const char *name, int col)
 {
 	int h = lab_host_find(p->lab, name);
 	if (h >= 0)
 		return h;
 	for (int i = 0; i < p->ndecls; i++)
 		if (!strcmp(p->decls[i].name, name) && p->decls[i].line > p->line)
-			return perr(p, col,
-				    "host \"%s\" is used before its host line (line %d); declare "
-				    "hosts first",
-				    name, p->decls[i].line);
+			return lab_perr(p, col,
+					"host \"%s\" is used before its host line (line %d); declare "
+					"hosts first",
+					name, p->decls[i].line);
 	char sug[96] = "";
 	const char **names = host_names(p);
 	if (names) {
-		mean(sug, sizeof(sug), name, names, (size_t)p->lab->nhosts);
+		lab_mean(sug, sizeof(sug), name, names, (size_t)p->lab->nhosts);
 		free(names);
 	}
-	return perr(p, col, "unknown host \"%s\"%s", name, sug);
+	return lab_perr(p, col, "unknown host \"%s\"%s", name, sug);
 }
 
-int get_host(struct parser *p, const struct tok *t)
+int lab_get_host(struct parser *p, const struct tok *t)
 {
-	return get_host_s(p, t->s, t->col);
+	return lab_get_host_s(p, t->s, t->col);
 }
 
-bool addr_equal(const struct lab_addr *a, const struct lab_addr *b)
+bool lab_is_dir_tok(const char *s)
+{
+	const char *gt = strchr(s, '>');
+	return gt && gt != s && gt[1];
+}
+
+int lab_get_dir_hosts(struct parser *p, const struct tok *t, int *x, int *y)
+{
+	char a[64], b[64];
+	const char *gt = strchr(t->s, '>');
+	size_t al = (size_t)(gt - t->s);
+	if (al >= sizeof(a) || strlen(gt + 1) >= sizeof(b))
+		return lab_perr(p, t->col, "bad direction \"%s\"", t->s);
+	memcpy(a, t->s, al);
+	a[al] = '\0';
+	snprintf(b, sizeof(b), "%s", gt + 1);
+	if ((*x = lab_get_host_s(p, a, t->col)) < 0)
+		return -1;
+	if ((*y = lab_get_host_s(p, b, t->col + (int)al + 1)) < 0)
+		return -1;
+	return 0;
+}
+
+bool lab_addr_equal(const struct lab_addr *a, const struct lab_addr *b)
 {
 	size_t n = a->family == AF_INET ? 4 : 16;
 	return a->family == b->family && !memcmp(a->bytes, b->bytes, n);
 }
 
 /* The host owning address a (prefix ignored), or -1. */
-int addr_owner(const struct lab *lab, const struct lab_addr *a)
+int lab_addr_owner(const struct lab *lab, const struct lab_addr *a)
 {
 	for (int h = 0; h < lab->nhosts; h++)
 		for (int i = 0; i < lab->hosts[h].naddrs; i++)
-			if (addr_equal(&lab->hosts[h].addrs[i], a))
+			if (lab_addr_equal(&lab->hosts[h].addrs[i], a))
 				return h;
 	return -1;
 }
 
-bool host_has_addr(const struct lab_host *h, const struct lab_addr *a)
+bool lab_host_has_addr(const struct lab_host *h, const struct lab_addr *a)
 {
 	for (int i = 0; i < h->naddrs; i++)
-		if (addr_equal(&h->addrs[i], a))
+		if (lab_addr_equal(&h->addrs[i], a))
 			return true;
 	return false;
 }
 
-void fmt_addr(const struct lab_addr *a, char *buf, size_t len)
+void lab_fmt_addr(const struct lab_addr *a, char *buf, size_t len)
 {
 	if (lab_addr_format(a, buf, len))
 		snprintf(buf, len, "?");
 }
 
 /* "10.0.0.2/24, fd00::2/64" for messages. */
-void host_addr_list(const struct lab_host *h, char *buf, size_t len)
+void lab_host_addr_list(const struct lab_host *h, char *buf, size_t len)
 {
 	size_t off = 0;
 	buf[0] = '\0';
@@ -138,7 +178,7 @@ void host_addr_list(const struct lab_host *h, char *buf, size_t len)
 	}
 	for (int i = 0; i < h->naddrs && off + 2 < len; i++) {
 		char a[64];
-		fmt_addr(&h->addrs[i], a, sizeof(a));
+		lab_fmt_addr(&h->addrs[i], a, sizeof(a));
 		int w = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", a);
 		if (w < 0)
 			break;
@@ -148,7 +188,7 @@ void host_addr_list(const struct lab_host *h, char *buf, size_t len)
 
 /* ---- groups ----------------------------------------------------------------------------- */
 
-struct group *group_find(struct parser *p, int host, const char *name)
+static struct group *group_find(struct parser *p, int host, const char *name)
 {
 	for (int i = 0; i < p->ngroups; i++)
 		if (p->groups[i].host == host && !strcmp(p->groups[i].name, name))
@@ -157,29 +197,35 @@ struct group *group_find(struct parser *p, int host, const char *name)
 }
 
 /* Define (or re-use) group `name` on host for a listen or a connect. */
-int group_define(struct parser *p, int host, const char *name, bool listen, int col)
+int lab_group_define(struct parser *p, int host, const char *name, bool listen, int col)
 {
 	struct group *g = group_find(p, host, name);
 	if (g) {
 		if (g->listen != listen)
-			return perr(p, col,
-				    "group \"%s\" on host %s is already a %s group (line %d); "
-				    "use another name with as",
-				    name, p->lab->hosts[host].name, g->listen ? "listen" : "connect",
-				    g->pos.line);
+			return lab_perr(p, col,
+					"group \"%s\" on host %s is already a %s group (line %d); "
+					"use another name with as",
+					name, p->lab->hosts[host].name,
+					g->listen ? "listen" : "connect", g->pos.line);
+		/* the agent refuses a second listener in a group (EEXIST): say so now */
+		if (listen)
+			return lab_perr(p, col,
+					"group \"%s\" on host %s already has a listener (line %d); "
+					"name one of them with \"as NAME\"",
+					name, p->lab->hosts[host].name, g->pos.line);
 		return 0;
 	}
-	g = push(p, (void **)&p->groups, &p->ngroups, &p->cap_groups, sizeof(*g));
+	g = lab_push(p, (void **)&p->groups, &p->ngroups, &p->cap_groups, sizeof(*g));
 	if (!g)
 		return -1;
 	g->host = host;
 	snprintf(g->name, sizeof(g->name), "%s", name);
 	g->listen = listen;
-	g->pos = pos_at(p, col);
+	g->pos = lab_pos_at(p, col);
 	return 0;
 }
 
-int group_use(struct parser *p, int host, const struct tok *t, struct group **out)
+int lab_group_use(struct parser *p, int host, const struct tok *t, struct group **out)
 {
 	struct group *g = group_find(p, host, t->s);
 	if (g) {
@@ -193,109 +239,78 @@ int group_use(struct parser *p, int host, const struct tok *t, struct group **ou
 		if (p->groups[i].host == host)
 			cands[n++] = p->groups[i].name;
 	char sug[96];
-	mean(sug, sizeof(sug), t->s, cands, n);
-	return perr(p, t->col,
-		    "unknown group \"%s\" on host %s (groups are made by connect/listen ... as "
-		    "NAME, default c and s)%s",
-		    t->s, p->lab->hosts[host].name, sug);
+	lab_mean(sug, sizeof(sug), t->s, cands, n);
+	return lab_perr(p, t->col,
+			"unknown group \"%s\" on host %s (groups are made by connect/listen ... as "
+			"NAME, default c and s)%s",
+			t->s, p->lab->hosts[host].name, sug);
 }
 
-int get_group_name(struct parser *p, const struct tok *t, char *out)
+int lab_get_group_name(struct parser *p, const struct tok *t, char *out)
 {
-	if (!valid_name(t->s) || strlen(t->s) >= LAB_NAME_MAX)
-		return perr(p, t->col,
-			    "group name \"%s\" must be 1 to %d letters, digits, '_', '.' or '-'",
-			    t->s, LAB_NAME_MAX - 1);
+	if (!lab_valid_name(t->s) || strlen(t->s) >= LAB_NAME_MAX)
+		return lab_perr(p, t->col,
+				"group name \"%s\" must be 1 to %d letters, digits, '_', '.' or '-'",
+				t->s, LAB_NAME_MAX - 1);
 	snprintf(out, LAB_NAME_MAX, "%s", t->s);
 	return 0;
 }
 
 /* ---- driver ----------------------------------------------------------------------------- */
 
-static int st_host_step(struct parser *p, int h, struct tok *t, int n)
+static int host_step(struct parser *p, int h, struct tok *t, int n)
 {
+	char list[256];
+	lab_word_list(LAB_VERB, list, sizeof(list));
 	if (n < 2)
-		return perr(p, t[0].col,
-			    "expected a step after the host name (listen, connect, send, shutdown, "
-			    "close, abort, accept, unlisten, flood)");
+		return lab_perr(p, t[0].col, "expected a step after the host name (%s)", list);
 	const char *v = t[1].s;
-	if (!strcmp(v, "listen"))
-		return step_listen(p, h, t, n);
-	if (!strcmp(v, "connect"))
-		return step_connect(p, h, t, n);
-	if (!strcmp(v, "send"))
-		return step_group(p, h, LAB_OP_SEND, t, n);
-	if (!strcmp(v, "shutdown"))
-		return step_group(p, h, LAB_OP_SHUTDOWN, t, n);
-	if (!strcmp(v, "close"))
-		return step_group(p, h, LAB_OP_CLOSE, t, n);
-	if (!strcmp(v, "abort"))
-		return step_group(p, h, LAB_OP_ABORT, t, n);
-	if (!strcmp(v, "accept"))
-		return step_group(p, h, LAB_OP_ACCEPT, t, n);
-	if (!strcmp(v, "unlisten"))
-		return step_group(p, h, LAB_OP_UNLISTEN, t, n);
-	if (!strcmp(v, "flood"))
-		return step_flood(p, h, t, n);
-	if (!strcmp(v, "start"))
-		return step_start(p, h, t, n);
-	if (!strcmp(v, "run"))
-		return step_run(p, h, t, n);
+	const struct lab_word *w = lab_word_find(LAB_VERB, v);
+	if (w)
+		return w->parse.verb(p, h, w->op, t, n);
+	const char *verbs[LAB_WORDS_MAX];
+	size_t nverbs = lab_word_names(LAB_VERB, verbs, LAB_WORDS_MAX);
 	char sug[96];
-	mean(sug, sizeof(sug), v, verbs, NVERBS);
+	lab_mean(sug, sizeof(sug), v, verbs, nverbs);
 	if (sug[0])
-		return perr(p, t[1].col, "unknown step \"%s\"%s", v, sug);
-	return perr(p, t[1].col,
-		    "unknown step \"%s\" (listen, connect, send, shutdown, close, abort, accept, "
-		    "unlisten, flood, start, run)",
-		    v);
+		return lab_perr(p, t[1].col, "unknown step \"%s\"%s", v, sug);
+	return lab_perr(p, t[1].col, "unknown step \"%s\" (%s)", v, list);
 }
 
 static bool is_step_segment(struct parser *p, struct tok *t, int n)
 {
 	if (n == 0)
 		return false;
-	if (!strcmp(t[0].s, "impair") || !strcmp(t[0].s, "wait") || !strcmp(t[0].s, "expect") ||
-	    !strcmp(t[0].s, "stop") || !strcmp(t[0].s, "signal"))
-		return true;
-	if (is_statement(t[0].s))
-		return false;
-	return lab_host_find(p->lab, t[0].s) >= 0 || (n >= 2 && is_verb(t[1].s));
+	const struct lab_word *w = lab_word_find(LAB_STATEMENT, t[0].s);
+	if (w)
+		return w->step;
+	return lab_host_find(p->lab, t[0].s) >= 0 || (n >= 2 && lab_word_find(LAB_VERB, t[1].s));
 }
 
 static int parse_segment(struct parser *p, struct tok *t, int n)
 {
 	const char *k = t[0].s;
-	if (!strcmp(k, "lab")) return st_lab(p, t, n);
-	if (!strcmp(k, "about")) return st_about(p, t, n);
-	if (!strcmp(k, "seed")) return st_seed(p, t, n);
-	if (!strcmp(k, "blackhole")) return st_blackhole(p, t, n);
-	if (!strcmp(k, "host")) return st_host(p, t, n);
-	if (!strcmp(k, "link")) return st_link(p, t, n);
-	if (!strcmp(k, "route")) return st_route(p, t, n);
-	if (!strcmp(k, "capture")) return st_capture(p, t, n);
-	if (!strcmp(k, "drop")) return st_drop(p, t, n);
-	if (!strcmp(k, "impair")) return st_impair(p, t, n);
-	if (!strcmp(k, "wait")) return st_wait(p, t, n);
-	if (!strcmp(k, "expect")) return st_expect(p, t, n);
-	if (!strcmp(k, "stop")) return st_stop(p, t, n);
-	if (!strcmp(k, "signal")) return st_signal(p, t, n);
+	const struct lab_word *w = lab_word_find(LAB_STATEMENT, k);
+	if (w)
+		return w->parse.statement(p, t, n);
 	int h = lab_host_find(p->lab, k);
 	if (h >= 0)
-		return st_host_step(p, h, t, n);
-	if (n >= 2 && is_verb(t[1].s))
-		return get_host(p, &t[0]);  /* reports unknown / not yet declared host */
+		return host_step(p, h, t, n);
+	if (n >= 2 && lab_word_find(LAB_VERB, t[1].s))
+		return lab_get_host(p, &t[0]);  /* reports unknown / not yet declared host */
+	const char *stmts[LAB_WORDS_MAX];
+	size_t nstmts = lab_word_names(LAB_STATEMENT, stmts, LAB_WORDS_MAX);
 	char sug[96];
-	mean(sug, sizeof(sug), k, statements, NSTATEMENTS);
+	lab_mean(sug, sizeof(sug), k, stmts, nstmts);
 	if (!sug[0]) {
 		/* "clinet listen" is caught above; "clinet" alone may still be a host typo */
 		const char **names = host_names(p);
 		if (names) {
-			mean(sug, sizeof(sug), k, names, (size_t)p->lab->nhosts);
+			lab_mean(sug, sizeof(sug), k, names, (size_t)p->lab->nhosts);
 			free(names);
 		}
 	}
-	return perr(p, t[0].col, "unknown statement \"%s\"%s", k, sug);
+	return lab_perr(p, t[0].col, "unknown statement \"%s\"%s", k, sug);
 }
 
 static void parse_line(struct parser *p, struct line *ln)
@@ -303,7 +318,7 @@ static void parse_line(struct parser *p, struct line *ln)
 	p->line = ln->lineno;
 	p->end_col = ln->end_col;
 	if (ln->bad_msg) {
-		perr(p, ln->bad_col, "%s", ln->bad_msg);
+		lab_perr(p, ln->bad_col, "%s", ln->bad_msg);
 		return;
 	}
 	if (ln->ntoks == 0)
@@ -323,12 +338,13 @@ static void parse_line(struct parser *p, struct line *ln)
 		int n = i - start;
 		if (n == 0) {
 			int col = i < ln->ntoks ? ln->toks[i].col : ln->toks[i - 1].col;
-			perr(p, col, "empty step around '&'");
+			lab_perr(p, col, "empty step around '&'");
 			return;
 		}
 		if (nseg > 1 && !is_step_segment(p, seg, n)) {
-			perr(p, seg[0].col, "only steps can be joined with '&' (\"%s\" is not a step)",
-			     seg[0].s);
+			lab_perr(p, seg[0].col,
+				 "only steps can be joined with '&' (\"%s\" is not a step)",
+				 seg[0].s);
 			return;
 		}
 		if (is_step_segment(p, seg, n))
@@ -358,7 +374,8 @@ static void check_whole(struct parser *p)
 		lab_parse_addr("198.18.0.0/24", true, &lab->blackhole);
 	}
 	char bh[64];
-	fmt_addr(&lab->blackhole, bh, sizeof(bh));
+	lab_fmt_addr(&lab->blackhole, bh, sizeof(bh));
+	static const char bh_default[] = " (the default; move it with blackhole CIDR)";
 	struct lab_addr bnet = lab->blackhole;
 	for (int h = 0; h < lab->nhosts && !p->stopped; h++) {
 		for (int i = 0; i < lab->hosts[h].naddrs; i++) {
@@ -367,12 +384,11 @@ static void check_whole(struct parser *p)
 			if (!lab_addr_same_subnet(&a, &bnet))
 				continue;
 			char as[64];
-			fmt_addr(&a, as, sizeof(as));
+			lab_fmt_addr(&a, as, sizeof(as));
 			p->line = p->addr_pos[h][i].line;
-			perr(p, p->addr_pos[h][i].col,
-			     "address %s of host %s lies inside the blackhole range %s%s", as,
-			     lab->hosts[h].name, bh,
-			     lab->has_blackhole ? "" : " (the default; move it with blackhole CIDR)");
+			lab_perr(p, p->addr_pos[h][i].col,
+				 "address %s of host %s lies inside the blackhole range %s%s", as,
+				 lab->hosts[h].name, bh, lab->has_blackhole ? "" : bh_default);
 		}
 	}
 	for (int i = 0; i < p->nfloods && !p->stopped; i++) {
@@ -386,17 +402,17 @@ static void check_whole(struct parser *p)
 				continue;
 		}
 		char fs[64];
-		fmt_addr(f, fs, sizeof(fs));
+		lab_fmt_addr(f, fs, sizeof(fs));
 		p->line = p->floods[i].pos.line;
-		perr(p, p->floods[i].pos.col,
-		     "flood source %s is not inside the blackhole range %s (SYN-ACKs must go "
-		     "nowhere)",
-		     fs, bh);
+		lab_perr(p, p->floods[i].pos.col,
+			 "flood source %s is not inside the blackhole range %s (SYN-ACKs must go "
+			 "nowhere)",
+			 fs, bh);
 	}
 	/* Only when nothing else is wrong: a host line with a bad name is reported already. */
 	if (lab->nhosts == 0 && p->nerr == 0) {
 		p->line = 1;
-		perr(p, 1, "no host statements: a lab needs at least one host");
+		lab_perr(p, 1, "no host statements: a lab needs at least one host");
 	}
 }
 
@@ -472,7 +488,7 @@ static int parse_text(const char *name, const char *text, size_t len, struct lab
 		size_t ll = nl ? (size_t)(nl - (text + off)) : len - off;
 		struct line *ln = &lines[nlines++];
 		ln->lineno = nlines;
-		if (tokenize(&p, text + off, ll, ln, &ap) < 0) {
+		if (lab_tokenize(&p, text + off, ll, ln, &ap) < 0) {
 			rc = err_set(e, -ENOMEM, "%s: out of memory", p.file);
 			goto out_free;
 		}
@@ -485,7 +501,8 @@ static int parse_text(const char *name, const char *text, size_t len, struct lab
 		struct line *ln = &lines[i];
 		if (ln->bad_msg || ln->ntoks < 2 || strcmp(ln->toks[0].s, "host"))
 			continue;
-		struct decl *d = push(&p, (void **)&p.decls, &p.ndecls, &p.cap_decls, sizeof(*d));
+		struct decl *d = lab_push(&p, (void **)&p.decls, &p.ndecls, &p.cap_decls,
+					  sizeof(*d));
 		if (!d)
 			break;
 		d->name = ln->toks[1].s;
@@ -497,7 +514,7 @@ static int parse_text(const char *name, const char *text, size_t len, struct lab
 	if (!p.stopped && !p.oom)
 		check_whole(&p);
 	if (p.nerr && !p.oom)
-		errs_join(&p);
+		lab_errs_join(&p);
 	if (p.oom) {
 		rc = err_set(e, -ENOMEM, "%s: out of memory", p.file);
 		goto out_free;

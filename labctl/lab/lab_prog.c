@@ -33,7 +33,7 @@ int lab_prog_find(const struct lab *lab, const char *name)
 }
 
 /* A program named by a step: it must have been started (or run) on an earlier line. */
-int get_prog(struct parser *p, const struct tok *t)
+int lab_get_prog(struct parser *p, const struct tok *t)
 {
 	int i = lab_prog_find(p->lab, t->s);
 	if (i >= 0)
@@ -43,13 +43,13 @@ int get_prog(struct parser *p, const struct tok *t)
 	if (names) {
 		for (int k = 0; k < p->lab->nprogs; k++)
 			names[k] = p->lab->progs[k].name;
-		mean(sug, sizeof(sug), t->s, names, (size_t)p->lab->nprogs);
+		lab_mean(sug, sizeof(sug), t->s, names, (size_t)p->lab->nprogs);
 		free(names);
 	}
 	if (p->lab->nprogs == 0)
-		return perr(p, t->col, "unknown program \"%s\": no program is started before this "
+		return lab_perr(p, t->col, "unknown program \"%s\": no program is started before this "
 			    "line (HOST start NAME -- COMMAND...)", t->s);
-	return perr(p, t->col, "unknown program \"%s\"%s", t->s, sug);
+	return lab_perr(p, t->col, "unknown program \"%s\"%s", t->s, sug);
 }
 
 static void prog_clear(struct lab_prog *g)
@@ -91,7 +91,7 @@ static void default_name(struct parser *p, const char *argv0, char *out)
 	char base[LAB_NAME_MAX - 8];
 	size_t k = 0;
 	for (; *b && k < sizeof(base) - 1; b++)
-		base[k++] = valid_name((char[]){*b, 0}) ? *b : '_';
+		base[k++] = lab_valid_name((char[]){*b, 0}) ? *b : '_';
 	base[k] = '\0';
 	snprintf(out, LAB_NAME_MAX, "%s-%d", k ? base : "run", p->line);
 	for (int n = 2; lab_prog_find(p->lab, out) >= 0; n++)
@@ -104,7 +104,7 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 	const char *verb = t[1].s;
 	struct lab_prog g = {.host = h, .background = background, .exit_code = 0,
 			     .timeout_ns = 30000000000LL, .ready_ns = 10000000000LL,
-			     .pos = pos_at(p, t[0].col)};
+			     .pos = lab_pos_at(p, t[0].col)};
 	int i = 2, dd = -1;
 	for (int k = 2; k < n; k++)
 		if (!t[k].quoted && !strcmp(t[k].s, "--")) {
@@ -112,7 +112,7 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 			break;
 		}
 	if (dd < 0)
-		return perr(p, t[n - 1].col, "%s needs the command after \"--\", e.g. %s %s%s -- "
+		return lab_perr(p, t[n - 1].col, "%s needs the command after \"--\", e.g. %s %s%s -- "
 			    "python3 apps/server.py 8080", verb, t[0].s, verb,
 			    background ? " web" : "");
 	/* The name: required for start, optional for run. */
@@ -120,14 +120,14 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 			   lab_suggest(t[i].s, run_keys, sizeof(run_keys) / sizeof(run_keys[0])) ==
 				   NULL)) {
 		if (i >= dd)
-			return perr(p, t[i].col, "start needs a name for the program, e.g. %s start "
+			return lab_perr(p, t[i].col, "start needs a name for the program, e.g. %s start "
 				    "web -- COMMAND...", t[0].s);
-		if (!valid_name(t[i].s) || strlen(t[i].s) >= LAB_NAME_MAX)
-			return perr(p, t[i].col, "bad program name \"%s\" (letters, digits, '_', "
+		if (!lab_valid_name(t[i].s) || strlen(t[i].s) >= LAB_NAME_MAX)
+			return lab_perr(p, t[i].col, "bad program name \"%s\" (letters, digits, '_', "
 				    "'-', '.'; at most %d characters)", t[i].s, LAB_NAME_MAX - 1);
 		int prev = lab_prog_find(p->lab, t[i].s);
 		if (prev >= 0)
-			return perr(p, t[i].col, "program \"%s\" is already defined at line %d; give "
+			return lab_perr(p, t[i].col, "program \"%s\" is already defined at line %d; give "
 				    "this one another name", t[i].s, p->lab->progs[prev].pos.line);
 		snprintf(g.name, sizeof(g.name), "%s", t[i].s);
 		i++;
@@ -145,16 +145,16 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 		} else if (!strcmp(k, "shell")) {
 			g.shell = true;
 		} else if (!strcmp(k, "env")) {
-			if (need(p, t, i, dd, "env"))
+			if (lab_need(p, t, i, dd, "env"))
 				goto out;
 			const char *v = t[++i].s, *eq = strchr(v, '=');
 			if (!eq || !valid_env_key(v, (size_t)(eq - v))) {
-				perr(p, t[i].col, "env needs KEY=VALUE (KEY: letters, digits, '_'), not "
+				lab_perr(p, t[i].col, "env needs KEY=VALUE (KEY: letters, digits, '_'), not "
 				     "\"%s\"", v);
 				goto out;
 			}
 			if (nenv == PROG_ENV_MAX) {
-				perr(p, t[i].col, "at most %d env settings", PROG_ENV_MAX);
+				lab_perr(p, t[i].col, "at most %d env settings", PROG_ENV_MAX);
 				goto out;
 			}
 			if (!(env[nenv] = strdup(v))) {
@@ -164,72 +164,72 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 			nenv++;
 		} else if (!strcmp(k, "ready") && background) {
 			if (seen_ready) {
-				perr(p, t[i].col, "ready given twice");
+				lab_perr(p, t[i].col, "ready given twice");
 				goto out;
 			}
 			seen_ready = true;
 			if (i + 1 >= dd || strcmp(t[i + 1].s, "port")) {
-				perr(p, t[i].col, "ready needs \"port N\": the step waits until the "
+				lab_perr(p, t[i].col, "ready needs \"port N\": the step waits until the "
 				     "program listens on port N");
 				goto out;
 			}
 			i++;
-			if (need(p, t, i, dd, "ready port") || get_port(p, &t[i + 1], t[i + 1].s,
+			if (lab_need(p, t, i, dd, "ready port") || lab_get_port(p, &t[i + 1], t[i + 1].s,
 									&g.ready_port))
 				goto out;
 			i++;
 			if (i + 1 < dd && !strcmp(t[i + 1].s, "within")) {
 				i++;
-				if (need(p, t, i, dd, "within") || get_duration(p, &t[i + 1], &g.ready_ns))
+				if (lab_need(p, t, i, dd, "within") || lab_get_duration(p, &t[i + 1], &g.ready_ns))
 					goto out;
 				i++;
 			}
 		} else if (!strcmp(k, "exit") && !background) {
 			if (seen_exit) {
-				perr(p, t[i].col, "exit given twice");
+				lab_perr(p, t[i].col, "exit given twice");
 				goto out;
 			}
 			seen_exit = true;
-			if (need(p, t, i, dd, "exit"))
+			if (lab_need(p, t, i, dd, "exit"))
 				goto out;
 			i++;
 			int64_t code;
 			if (!strcmp(t[i].s, "any")) {
 				g.exit_code = -1;
-			} else if (get_uint(p, &t[i], "exit status", 0, 255, &code)) {
+			} else if (lab_get_uint(p, &t[i], "exit status", 0, 255, &code)) {
 				goto out;
 			} else {
 				g.exit_code = (int)code;
 			}
 		} else if (!strcmp(k, "timeout") && !background) {
 			if (seen_timeout) {
-				perr(p, t[i].col, "timeout given twice");
+				lab_perr(p, t[i].col, "timeout given twice");
 				goto out;
 			}
 			seen_timeout = true;
-			if (need(p, t, i, dd, "timeout") || get_duration(p, &t[i + 1], &g.timeout_ns))
+			if (lab_need(p, t, i, dd, "timeout") || lab_get_duration(p, &t[i + 1], &g.timeout_ns))
 				goto out;
 			i++;
 			if (g.timeout_ns <= 0) {
-				perr(p, t[i].col, "timeout must be more than 0");
+				lab_perr(p, t[i].col, "timeout must be more than 0");
 				goto out;
 			}
 		} else {
-			unknown_key(p, &t[i], verb, keys, nkeys);
+			lab_unknown_key(p, &t[i], verb, keys, nkeys);
 			goto out;
 		}
 	}
 	int argc = n - dd - 1;
 	if (argc <= 0) {
-		perr(p, t[dd].col, "nothing after \"--\": which command should %s run?", verb);
+		lab_perr(p, t[dd].col, "nothing after \"--\": which command should %s run?", verb);
 		goto out;
 	}
 	if (argc > PROG_ARGV_MAX) {
-		perr(p, t[dd + 1 + PROG_ARGV_MAX].col, "at most %d arguments", PROG_ARGV_MAX);
+		lab_perr(p, t[dd + 1 + PROG_ARGV_MAX].col, "at most %d arguments", PROG_ARGV_MAX);
 		goto out;
 	}
 	if (g.shell && argc != 1) {
-		perr(p, t[dd + 2].col, "shell takes the command line as one quoted string, e.g. "
+		lab_perr(p, t[dd + 2].col, "shell takes the command line as one quoted string, e.g. "
 		     "-- \"curl -s http://server/ | head -1\"");
 		goto out;
 	}
@@ -254,7 +254,7 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 			goto out;
 		}
 	if (!g.argv[0][0]) {
-		perr(p, t[dd + 1].col, "the command is an empty string");
+		lab_perr(p, t[dd + 1].col, "the command is an empty string");
 		goto out;
 	}
 	if (!g.name[0]) {
@@ -274,18 +274,18 @@ static int step_prog(struct parser *p, int h, struct tok *t, int n, bool backgro
 		g.nenv = nenv;
 		nenv = 0;
 	}
-	struct lab_step *s = new_step(p, background ? LAB_OP_START : LAB_OP_RUN, h, t[0].col);
-	if (!s)
+	struct lab_prog *slot = lab_push(p, (void **)&p->lab->progs, &p->lab->nprogs, &p->cap_progs,
+					 sizeof(*slot));
+	if (!slot)
 		goto out;
-	struct lab_prog *slot = push(p, (void **)&p->lab->progs, &p->lab->nprogs, &p->cap_progs,
-				     sizeof(*slot));
-	if (!slot) {
-		p->lab->nsteps--;
-		goto out;
-	}
 	*slot = g;
 	memset(&g, 0, sizeof(g));
-	s->u.prog.prog = p->lab->nprogs - 1;
+	struct lab_step s = {0};
+	s.u.prog.prog = p->lab->nprogs - 1;
+	if (lab_add_step(p, background ? LAB_OP_START : LAB_OP_RUN, h, t[0].col, &s)) {
+		prog_clear(&p->lab->progs[--p->lab->nprogs]);
+		goto out;
+	}
 	rc = 0;
 out:
 	for (int k = 0; k < nenv; k++)
@@ -294,53 +294,53 @@ out:
 	return rc;
 }
 
-int step_start(struct parser *p, int h, struct tok *t, int n)
+static int step_start(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
+	(void)op;
 	return step_prog(p, h, t, n, true);
 }
 
-int step_run(struct parser *p, int h, struct tok *t, int n)
+static int step_run(struct parser *p, int h, enum lab_op op, struct tok *t, int n)
 {
+	(void)op;
 	return step_prog(p, h, t, n, false);
 }
 
 /* A background program only: a `run` is over by the next line. */
 static int get_started(struct parser *p, const struct tok *t, const char *what)
 {
-	int i = get_prog(p, t);
+	int i = lab_get_prog(p, t);
 	if (i < 0)
 		return -1;
 	if (!p->lab->progs[i].background)
-		return perr(p, t->col, "%s: program \"%s\" is a foreground run (line %d), over "
+		return lab_perr(p, t->col, "%s: program \"%s\" is a foreground run (line %d), over "
 			    "before the next step; only a started program can be %s", what, t->s,
 			    p->lab->progs[i].pos.line, !strcmp(what, "stop") ? "stopped" : "signalled");
 	return i;
 }
 
-int st_stop(struct parser *p, struct tok *t, int n)
+static int st_stop(struct parser *p, struct tok *t, int n)
 {
 	if (n < 2)
-		return perr(p, t[0].col, "stop needs a program's name, e.g. stop web");
+		return lab_perr(p, t[0].col, "stop needs a program's name, e.g. stop web");
 	int i = get_started(p, &t[1], "stop");
 	if (i < 0)
 		return -1;
 	int64_t grace = 2000000000LL;
 	for (int k = 2; k < n; k++) {
 		if (!strcmp(t[k].s, "grace")) {
-			if (need(p, t, k, n, "grace") || get_duration(p, &t[k + 1], &grace))
+			if (lab_need(p, t, k, n, "grace") || lab_get_duration(p, &t[k + 1], &grace))
 				return -1;
 			k++;
 		} else {
 			static const char *const keys[] = {"grace"};
-			return unknown_key(p, &t[k], "stop", keys, 1);
+			return lab_unknown_key(p, &t[k], "stop", keys, 1);
 		}
 	}
-	struct lab_step *s = new_step(p, LAB_OP_STOP, p->lab->progs[i].host, t[0].col);
-	if (!s)
-		return -1;
-	s->u.prog.prog = i;
-	s->u.prog.grace_ns = grace;
-	return 0;
+	struct lab_step s = {0};
+	s.u.prog.prog = i;
+	s.u.prog.grace_ns = grace;
+	return lab_add_step(p, LAB_OP_STOP, p->lab->progs[i].host, t[0].col, &s);
 }
 
 static int get_signal(struct parser *p, const struct tok *t)
@@ -352,39 +352,37 @@ static int get_signal(struct parser *p, const struct tok *t)
 	const char *const *names = lab_signal_names(&nn);
 	char sug[96];
 	const char *w = strncasecmp(t->s, "SIG", 3) ? t->s : t->s + 3;
-	mean(sug, sizeof(sug), w, names, nn);
-	return perr(p, t->col, "unknown signal \"%s\"%s", t->s,
+	lab_mean(sug, sizeof(sug), w, names, nn);
+	return lab_perr(p, t->col, "unknown signal \"%s\"%s", t->s,
 		    sug[0] ? sug : " (STOP, CONT, TERM, KILL, HUP, INT, USR1, USR2, ...)");
 }
 
-int st_signal(struct parser *p, struct tok *t, int n)
+static int st_signal(struct parser *p, struct tok *t, int n)
 {
 	if (n < 3)
-		return perr(p, t[n - 1].col, "signal needs a program and a signal, e.g. signal web "
+		return lab_perr(p, t[n - 1].col, "signal needs a program and a signal, e.g. signal web "
 			    "STOP");
 	if (n > 3)
-		return perr(p, t[3].col, "unexpected \"%s\" after the signal", t[3].s);
+		return lab_perr(p, t[3].col, "unexpected \"%s\" after the signal", t[3].s);
 	int i = get_started(p, &t[1], "signal");
 	if (i < 0)
 		return -1;
 	int sig = get_signal(p, &t[2]);
 	if (sig < 0)
 		return -1;
-	struct lab_step *s = new_step(p, LAB_OP_SIGNAL, p->lab->progs[i].host, t[0].col);
-	if (!s)
-		return -1;
-	s->u.prog.prog = i;
-	s->u.prog.sig = sig;
-	return 0;
+	struct lab_step s = {0};
+	s.u.prog.prog = i;
+	s.u.prog.sig = sig;
+	return lab_add_step(p, LAB_OP_SIGNAL, p->lab->progs[i].host, t[0].col, &s);
 }
 
 /* expect program NAME running|exited [code N | signal SIG] [within D] */
-int expect_program(struct parser *p, struct tok *t, int n)
+int lab_expect_program(struct parser *p, struct tok *t, int n)
 {
 	if (n < 4)
-		return perr(p, t[n - 1].col, "expect program needs a name and running or exited, "
+		return lab_perr(p, t[n - 1].col, "expect program needs a name and running or exited, "
 			    "e.g. expect program web exited code 0 within 5s");
-	int i = get_prog(p, &t[2]);
+	int i = lab_get_prog(p, &t[2]);
 	if (i < 0)
 		return -1;
 	bool running;
@@ -395,8 +393,8 @@ int expect_program(struct parser *p, struct tok *t, int n)
 	else {
 		static const char *const what[] = {"running", "exited"};
 		char sug[96];
-		mean(sug, sizeof(sug), t[3].s, what, 2);
-		return perr(p, t[3].col, "expect program %s: \"%s\" is neither running nor exited%s",
+		lab_mean(sug, sizeof(sug), t[3].s, what, 2);
+		return lab_perr(p, t[3].col, "expect program %s: \"%s\" is neither running nor exited%s",
 			    t[2].s, t[3].s, sug);
 	}
 	struct lab_step s0 = {0};
@@ -406,23 +404,23 @@ int expect_program(struct parser *p, struct tok *t, int n)
 	for (int k = 4; k < n; k++) {
 		const char *key = t[k].s;
 		if (!strcmp(key, "within")) {
-			if (need(p, t, k, n, "within") || get_duration(p, &t[k + 1],
+			if (lab_need(p, t, k, n, "within") || lab_get_duration(p, &t[k + 1],
 								       &s0.u.expect.within_ns))
 				return -1;
 			k++;
 		} else if (!running && !strcmp(key, "code")) {
 			int64_t c;
 			if (s0.u.expect.has_code || s0.u.expect.has_signal)
-				return perr(p, t[k].col, "one of code or signal");
-			if (need(p, t, k, n, "code") || get_uint(p, &t[k + 1], "exit code", 0, 255, &c))
+				return lab_perr(p, t[k].col, "one of code or signal");
+			if (lab_need(p, t, k, n, "code") || lab_get_uint(p, &t[k + 1], "exit code", 0, 255, &c))
 				return -1;
 			s0.u.expect.has_code = true;
 			s0.u.expect.code = (int)c;
 			k++;
 		} else if (!running && !strcmp(key, "signal")) {
 			if (s0.u.expect.has_code || s0.u.expect.has_signal)
-				return perr(p, t[k].col, "one of code or signal");
-			if (need(p, t, k, n, "signal"))
+				return lab_perr(p, t[k].col, "one of code or signal");
+			if (lab_need(p, t, k, n, "signal"))
 				return -1;
 			int sig = get_signal(p, &t[k + 1]);
 			if (sig < 0)
@@ -433,13 +431,17 @@ int expect_program(struct parser *p, struct tok *t, int n)
 		} else {
 			static const char *const rkeys[] = {"within"};
 			static const char *const ekeys[] = {"code", "signal", "within"};
-			return unknown_key(p, &t[k], "expect program", running ? rkeys : ekeys,
+			return lab_unknown_key(p, &t[k], "expect program", running ? rkeys : ekeys,
 					   running ? 1 : 3);
 		}
 	}
-	struct lab_step *s = new_step(p, LAB_OP_EXPECT, p->lab->progs[i].host, t[0].col);
-	if (!s)
-		return -1;
-	s->u.expect = s0.u.expect;
-	return 0;
+	return lab_add_step(p, LAB_OP_EXPECT, p->lab->progs[i].host, t[0].col, &s0);
 }
+
+const struct lab_word lab_prog_words[] = {
+	{LAB_VERB, "start", .parse.verb = step_start, .op = LAB_OP_START},
+	{LAB_VERB, "run", .parse.verb = step_run, .op = LAB_OP_RUN},
+	{LAB_STATEMENT, "stop", .parse.statement = st_stop, .step = true},
+	{LAB_STATEMENT, "signal", .parse.statement = st_signal, .step = true},
+	{.name = NULL},
+};

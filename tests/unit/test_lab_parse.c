@@ -371,6 +371,35 @@ static void test_unlisten(void **state)
 		  "t.lab:5:8: unknown step \"unlist\"; did you mean unlisten?");
 }
 
+/* A listen group has one listener (the agent refuses a second: EEXIST), so a second listen on
+ * a host without "as" (both in the default group s) is an error at the second listen. */
+static void test_listen_twice(void **state)
+{
+	(void)state;
+	check_err(LINK2 "server listen :80\nserver listen :81\n",
+		  "t.lab:5:8: group \"s\" on host server already has a listener (line 4); name one "
+		  "of them with \"as NAME\"");
+	check_err(LINK2 "server listen :80 as web\nserver listen :81 backlog 5 as web\n",
+		  "t.lab:5:32: group \"web\" on host server already has a listener (line 4); name "
+		  "one of them with \"as NAME\"");
+	check_err(LINK2 "server listen :80 & server listen :81\n",
+		  "t.lab:4:28: group \"s\" on host server already has a listener (line 4); name "
+		  "one of them with \"as NAME\"");
+	/* the group outlives unlisten: a listener that comes back needs a new name */
+	check_err(LINK2 "server listen :80\nserver unlisten s\nserver listen :80\n",
+		  "t.lab:6:8: group \"s\" on host server already has a listener (line 4); name one "
+		  "of them with \"as NAME\"");
+	/* one listener per group and host: other names, other hosts and connects are fine */
+	struct lab *lab = parse_ok(LINK2 "server listen :80\nserver listen :81 as s2\n"
+				   "client listen :80\nclient connect server:80\n"
+				   "client connect server:81\n");
+	assert_int_equal(lab->nsteps, 5);
+	assert_string_equal(lab->steps[0].u.listen.group, "s");
+	assert_string_equal(lab->steps[1].u.listen.group, "s2");
+	assert_string_equal(lab->steps[2].u.listen.group, "s");
+	lab_free(lab);
+}
+
 /* Every step has a together id; one per line, shared by '&'. */
 static void test_together(void **state)
 {
@@ -507,7 +536,7 @@ static void test_errors_host(void **state)
 	/* hosts must be declared before use */
 	check_err("link a b\nhost a\nhost b\n",
 		  "t.lab:1:6: host \"a\" is used before its host line (line 2); declare hosts first");
-	check_err("host a addr 10.0.0.1/24\na listen :80\nhost b\nb listen :80 & a listen :81\n"
+	check_err("host a addr 10.0.0.1/24\na listen :80\nhost b\nb listen :80 & a listen :81 as s2\n"
 		  "c connect a:80\n",
 		  "t.lab:5:1: unknown host \"c\"; did you mean a?");
 	/* a host with a bad option is still defined: no cascade of unknown-host errors */
@@ -1068,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_bitrate_size),
 		cmocka_unit_test(test_unlisten),
 		cmocka_unit_test(test_wait_connect),
+		cmocka_unit_test(test_listen_twice),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_same_subnet),
 		cmocka_unit_test(test_addr_toward),

@@ -207,7 +207,7 @@ static void test_lab_filter(void **state)
 		"host server addr 10.0.0.2/24\n"
 		"link client server\n"
 		"server listen :8080\n"
-		"server listen :9090\n"
+		"server listen :9090 as s2\n"
 		"client connect server:8080 count 3\n"
 		"client connect server:9090\n"
 		"expect server ESTABLISHED port 8080 count 3 within 1s\n";
