@@ -363,6 +363,11 @@ static int prog_launch(struct run *r, int i, struct lc_err *e)
 		return rc;
 	const struct lab_prog *p = prog_of(r, i);
 	struct run_prog *rp = r->progs[i];
+	/* Checked here too: a live `labctl step` can add a program after the lab started. */
+	if (p->as_root && !r->o.allow_root)
+		return err_set(e, -EPERM, "program %s asks to run as root; labctl runs a lab's "
+			       "programs as the user who invoked it unless the command line allows "
+			       "root (--allow-root)", p->name);
 	if (rp->sp && !rp->sp->gone)
 		return err_set(e, -EBUSY, "program %s is still running (started at line %d)",
 			       p->name, p->pos.line);

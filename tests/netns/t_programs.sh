@@ -103,6 +103,10 @@ check "stop: a program that ignores SIGTERM is killed after the grace period" gr
 "$LABCTL" expect "$ID" program stubborn exited signal KILL >/dev/null 2>&1
 check_eq "expect program stubborn exited signal KILL" "$?" 0
 
+out=$("$LABCTL" step "$ID" client run as-root -- id -u 2>&1); rc=$?
+check_eq "labctl step: as-root on a lab brought up without --allow-root is refused (exit 2)" "$rc" 2 || echo "$out" | sed 's/^/# /'
+check "... saying why" grep -q 'asks to run as root.*--allow-root' <<<"$out" || echo "$out" | sed 's/^/# /'
+
 "$LABCTL" down "$ID" >/dev/null 2>&1
 sleep 0.2
 check "labctl down ends the lab's programs" test ! -e /proc/"$hpid"
