@@ -1,4 +1,6 @@
-/* timeline: each connection's TCP state sequence with timestamps, built from sock_diag polls.
+/* timeline: each connection's TCP state sequence with timestamps, built from sock_diag polls
+ * (timeline_observe, timeline_poll_once) or from the kernel's own events (timeline_transition,
+ * fed by observe/evfeed.h); readers never know which.
  *
  * Connections are keyed by (host, socket cookie), so two hosts or two sockets with the same
  * ports never mix.  A server-side connection starts as a request socket (SYN_RECV) whose
@@ -55,6 +57,17 @@ void timeline_set_hook(struct timeline *tl, timeline_hook fn, void *arg);
  * -ENOMEM.  host is 0..LAB_MAX_HOSTS-1. */
 int timeline_observe(struct timeline *tl, int host, const struct diag_sock *s, int64_t real_ns,
 		     int64_t mono_ns);
+
+/* Record a state change the kernel reported as it happened (the event observer): s carries
+ * the socket's cookie, tuple and new state.  Same keys and stitching as timeline_observe; a
+ * change to LAB_TCP_CLOSE ends the connection (no sweep needed), and a full socket whose
+ * first change is to SYN_RECV takes over the request socket of the same tuple.  0,
+ * -ENOMEM or -EINVAL (host out of range). */
+int timeline_transition(struct timeline *tl, int host, const struct diag_sock *s,
+			int64_t real_ns, int64_t mono_ns);
+
+/* The connection index of (host, cookie), or -1. */
+int timeline_find(const struct timeline *tl, int host, uint64_t cookie);
 
 /* Start a new observation round for host: returns its generation number. */
 uint32_t timeline_begin(struct timeline *tl, int host);

@@ -1,5 +1,6 @@
-/* run_observe: the sock_diag poller that records every connection's timeline, expectations,
- * and the timeline part of the report. */
+/* run_observe: the observer that records every connection's timeline (the kernel's events
+ * through eBPF where they load, else the sock_diag poller), expectations, and the timeline
+ * part of the report. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -30,8 +31,23 @@ static int64_t cpu_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void events_drain(struct run *r)
+{
+	struct lc_err e = {0};
+	tcpev_read(r->tev, &e);
+	evfeed_settle(r->feed, mono_ns());
+	if (evfeed_npending(r->feed))
+		ev_timer_again(r->loop, &r->settle_w);
+	else
+		ev_timer_stop(r->loop, &r->settle_w);
+}
+
 void run_observe_poll(struct run *r)
 {
+	if (r->tev) {
+		events_drain(r);
+		return;
+	}
 	if (!r->polling)
 		return;
 	int64_t c0 = cpu_ns();
@@ -66,6 +82,51 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	run_observe_poll(r);
 	w->repeat = (double)r->poll_interval / 1e9;
 	ev_timer_again(loop, w);
+}
+
+static void on_tev_record(const struct tcpev_event *ev, void *arg)
+{
+	struct run *r = arg;
+	/* Out of memory loses the event; the timeline stays consistent. */
+	(void)evfeed_apply(r->feed, ev);
+}
+
+static void on_tev(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	events_drain(w->data);
+}
+
+static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	events_drain(w->data);
+}
+
+/* The event observer for the lab's namespaces, its ring in the loop. */
+static int events_start(struct run *r, struct lc_err *e)
+{
+	int fds[LAB_MAX_HOSTS];
+	int n = r->lab->nhosts;
+	for (int h = 0; h < n; h++)
+		fds[h] = r->topo->hosts[h].fd;
+	int rc = tcpev_open(fds, n, 0, on_tev_record, r, &r->tev, e);
+	if (rc < 0)
+		return rc;
+	r->feed = evfeed_new(r->tl, clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+	if (!r->feed)
+		return err_set(e, -ENOMEM, "out of memory");
+	ev_io_init(&r->tev_w, on_tev, tcpev_fd(r->tev), EV_READ);
+	r->tev_w.data = r;
+	ev_io_start(r->loop, &r->tev_w);
+	ev_timer_init(&r->settle_w, on_settle, 0., 2 * EVFEED_GRACE_NS / 1e9);
+	r->settle_w.data = r;
+	snprintf(r->why_observer, sizeof(r->why_observer),
+		 "events (the kernel's TCP state and timer events through eBPF, %d namespace%s)", n,
+		 n == 1 ? "" : "s");
+	return 0;
 }
 
 int run_observe_start(struct run *r, struct lc_err *e)
@@ -103,6 +164,22 @@ int run_observe_start(struct run *r, struct lc_err *e)
 	r->tl = timeline_new();
 	if (!r->tl)
 		return err_set(e, -ENOMEM, "out of memory");
+	const char *want = r->o.observer ? r->o.observer : "auto";
+	if (strcmp(want, "poll")) {
+		struct lc_err why = {0};
+		int rc = events_start(r, &why);
+		if (rc == 0)
+			return 0;
+		if (!strcmp(want, "events")) {
+			*e = why;
+			return rc;
+		}
+		snprintf(r->why_observer, sizeof(r->why_observer),
+			 "poll (sock_diag every %.3g ms; %s)", (double)r->o.poll_ns / 1e6, why.msg);
+	} else {
+		snprintf(r->why_observer, sizeof(r->why_observer),
+			 "poll (sock_diag every %.3g ms, as asked)", (double)r->o.poll_ns / 1e6);
+	}
 	if (r->pollf.nports == 0)
 		return 0;
 	r->polling = true;
@@ -189,8 +266,9 @@ void run_timeline_report(struct run *r)
 		const struct timeline_conn *c = timeline_conn(tl, i);
 		if (c->first_ev < 0)
 			continue;
-		/* A listener's only story is LISTEN: leave it out. */
-		if (c->nev == 1 && timeline_event(tl, c->first_ev)->to == LAB_TCP_LISTEN)
+		/* A listener's only story is LISTEN (and, from events, its CLOSE): leave it out. */
+		if (timeline_event(tl, c->first_ev)->to == LAB_TCP_LISTEN &&
+		    (c->nev == 1 || (c->nev == 2 && c->state == LAB_TCP_CLOSE)))
 			continue;
 		order[m++] = i;
 	}
@@ -198,8 +276,22 @@ void run_timeline_report(struct run *r)
 	const char *names[LAB_MAX_HOSTS];
 	for (int h = 0; h < r->lab->nhosts && h < LAB_MAX_HOSTS; h++)
 		names[h] = r->lab->hosts[h].name;
+	struct tcpev_stats st;
+	tcpev_get_stats(r->tev, &st);
+	uint64_t lost = st.ring_drops + st.recursion_misses;
 	if (r->o.json) {
 		timeline_json(tl, f, names, r->lab->nhosts);
+		fprintf(f, "{\"type\":\"observer\",\"source\":\"%s\",\"records\":%" PRIu64
+			",\"ring_drops\":%" PRIu64 ",\"recursion_misses\":%" PRIu64 ",\"polls\":%" PRId64
+			",\"complete\":%s}\n", r->tev ? "events" : "poll", st.records, st.ring_drops,
+			st.recursion_misses, r->npolls, r->tev && !lost ? "true" : "false");
+	} else if (m > 0 && !r->o.quiet && r->tev) {
+		fprintf(f, "timeline (ms since the first step; the kernel's events, %" PRIu64
+			" records%s):\n", st.records, lost ? ", SOME LOST" : ", none lost");
+		int skipped = timeline_print(tl, f, names, r->lab->nhosts, order, m, r->t0,
+					     TIMELINE_MAX_PRINT);
+		if (skipped)
+			fprintf(f, "  ... and %d more connections (--json has them all)\n", skipped);
 	} else if (m > 0 && !r->o.quiet) {
 		fprintf(f, "timeline (ms since the first step; sock_diag every %.3g ms):\n",
 			(double)r->o.poll_ns / 1e6);
@@ -208,6 +300,10 @@ void run_timeline_report(struct run *r)
 		if (skipped)
 			fprintf(f, "  ... and %d more connections (--json has them all)\n", skipped);
 	}
+	if (lost && !r->o.json)
+		fprintf(f, "  (%" PRIu64 " events lost: %" PRIu64 " found the ring full, %" PRIu64
+			" runs skipped by the kernel (recursion); a state may be missing)\n", lost,
+			st.ring_drops, st.recursion_misses);
 	if (r->npolls && !r->o.json && !r->o.quiet)
 		fprintf(f, "  (%" PRId64 " polls, %.1f us CPU each%s)\n", r->npolls,
 			(double)r->poll_cpu_ns / 1e3 / (double)r->npolls,
@@ -217,6 +313,14 @@ void run_timeline_report(struct run *r)
 
 void run_observe_free(struct run *r)
 {
+	if (r->tev) {
+		ev_io_stop(r->loop, &r->tev_w);
+		ev_timer_stop(r->loop, &r->settle_w);
+	}
+	tcpev_free(r->tev);
+	r->tev = NULL;
+	evfeed_free(r->feed);
+	r->feed = NULL;
 	if (r->polling)
 		ev_timer_stop(r->loop, &r->poll_w);
 	r->polling = false;
