@@ -16,7 +16,7 @@
  * Timer tracepoints fire for every timer of the machine: the function pointer is compared
  * first, so the cost elsewhere is a load and two compares.
  */
-#include "vmlinux.h"
+#include <vmlinux.h>  /* generated from this kernel's BTF into the build directory */
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>

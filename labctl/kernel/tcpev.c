@@ -113,7 +113,7 @@ TCPEV_BPF_FUNCS(TCPEV_DEFINE)
 #define bpf_object__detach_skeleton sym_bpf_object__detach_skeleton
 #define bpf_object__destroy_skeleton sym_bpf_object__destroy_skeleton
 
-#include "tcpev.skel.h"  /* generated into the build directory (Makefile) */
+#include <tcpev.skel.h>  /* generated into the build directory (Makefile) */
 
 _Static_assert(sizeof(struct tcpev_rec) == 64, "tcpev_rec layout");
 
