@@ -7,7 +7,7 @@
  *
  *  - tp_btf/inet_sock_set_state: every state change of a full socket, with its cookie
  *    (bpf_get_socket_cookie, the value sock_diag reports as idiag_cookie).
- *  - the timer tracepoints, for what that tracepoint never reports.  TIME_WAIT is entered by
+ *  - the timer tracepoints and tp_btf/kfree_skb, for what that tracepoint never reports.  TIME_WAIT is entered by
  *    replacing the socket with a timewait socket (the trace says FIN_WAIT_2 -> CLOSE), which
  *    inherits the cookie and arms tw_timer; a listener's request socket (SYN_RECV) has no
  *    state event at all, only its SYN+ACK timer (reqsk_timer_handler).  fentry/fexit are
@@ -145,6 +145,36 @@ static __always_inline int on_timer(struct timer_list *t, int tw_kind, int req_k
 		r->sport = BPF_CORE_READ(req, __req_common.skc_num);  /* ir_num: host order */
 		bpf_ringbuf_submit(r, 0);
 	}
+	return 0;
+}
+
+/* A timewait socket changes its substate (FIN_WAIT_2 -> TIME_WAIT when the peer's FIN comes)
+ * without a state event, and re-arms its timer through mod_timer_pending, which reports
+ * nothing when the new expiry falls in the same wheel bucket (60 s and 60 s do).  What is
+ * reported is the segment, freed after processing with the timewait socket as rx_sk. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	__u32 host;
+	struct tcpev_rec *r;
+	if (!rx_sk)
+		return 0;
+	struct inet_timewait_sock *tw = (void *)rx_sk;
+	if (BPF_CORE_READ(tw, __tw_common.skc_state) != 6)  /* TCP_TIME_WAIT: a timewait socket */
+		return 0;
+	if (host_of(&tw->__tw_common, &host) < 0)
+		return 0;
+	if (!(r = reserve()))
+		return 0;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->key = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	r->host = host;
+	r->kind = TCPEV_TW_SEGMENT;
+	r->newstate = BPF_CORE_READ(tw, tw_substate);
+	fill_addrs(r, &tw->__tw_common);
+	r->sport = bpf_ntohs(BPF_CORE_READ(tw, tw_sport));
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
 

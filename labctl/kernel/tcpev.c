@@ -13,7 +13,7 @@ int tcpev_decode(const void *data, size_t len, struct tcpev_event *ev, struct lc
 		return err_set(e, -EINVAL, "event record of %zu bytes (want %zu): labctl and its BPF "
 			       "program disagree", len, sizeof(r));
 	memcpy(&r, data, sizeof(r));
-	if (r.kind < TCPEV_STATE || r.kind > TCPEV_REQ_EXPIRE)
+	if (r.kind < TCPEV_STATE || r.kind > TCPEV_TW_SEGMENT)
 		return err_set(e, -EINVAL, "event record of unknown kind %u", r.kind);
 	if (r.family != AF_INET && r.family != AF_INET6)
 		return err_set(e, -EINVAL, "event record of unknown address family %u", r.family);
@@ -297,7 +297,8 @@ void tcpev_get_stats(const struct tcpev *t, struct tcpev_stats *st)
 	*st = t->st;
 	st->ring_drops = t->skel->bss->ring_drops;
 	struct bpf_program *progs[] = {t->skel->progs.on_set_state, t->skel->progs.on_timer_start,
-				       t->skel->progs.on_timer_cancel, t->skel->progs.on_timer_expire};
+				       t->skel->progs.on_timer_cancel, t->skel->progs.on_timer_expire,
+				       t->skel->progs.on_kfree_skb};
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		struct bpf_prog_info info;
 		uint32_t len = sizeof(info);

@@ -15,6 +15,7 @@ enum tcpev_kind {
 	TCPEV_REQ_START = 5,   /* SYN+ACK timer armed (the request is queued, or retransmits) */
 	TCPEV_REQ_CANCEL = 6,  /* detached: expiry, re-arm, or the request leaves the queue */
 	TCPEV_REQ_EXPIRE = 7,  /* reqsk_timer_handler runs: re-arms (retransmit) or drops */
+	TCPEV_TW_SEGMENT = 8,  /* a timewait socket processed a segment; new = its substate */
 };
 
 struct tcpev_rec {

@@ -245,6 +245,12 @@ int evfeed_apply(struct evfeed *f, const struct tcpev_event *ev)
 		if (map_put(&f->tw, hkey(h, ev->key), 1) < 0)
 			return -ENOMEM;
 		return put_state(f, ev, ev->key, ev->to, ts);
+	case TCPEV_TW_SEGMENT:
+		/* FIN_WAIT_2 -> TIME_WAIT inside the timewait socket; the same substate again is
+		 * no change (the timeline appends only changes). */
+		if (!map_get(&f->tw, hkey(h, ev->key), NULL))
+			return 0;
+		return put_state(f, ev, ev->key, ev->to, ts);
 	case TCPEV_TW_CANCEL:
 		return pend_add(f, false, h, ev->key, ts);
 	case TCPEV_TW_EXPIRE:

@@ -23,7 +23,7 @@ static volatile sig_atomic_t stop;
 static void on_sig(int s) { (void)s; stop = 1; }
 
 static const char *const kinds[] = {"?", "state", "tw_start", "tw_cancel", "tw_expire",
-				    "req_start", "req_cancel", "req_expire"};
+				    "req_start", "req_cancel", "req_expire", "tw_segment"};
 
 static void print(const struct tcpev_event *ev, void *arg)
 {
