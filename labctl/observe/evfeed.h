@@ -40,7 +40,7 @@ struct evfeed;
 struct evfeed *evfeed_new(struct timeline *tl, int64_t real_off_ns);
 void evfeed_free(struct evfeed *f);
 
-/* Apply one record.  0, or -ENOMEM. */
+/* Apply one record.  0, -ENOMEM, or -EINVAL (a host index the timeline refuses). */
 int evfeed_apply(struct evfeed *f, const struct tcpev_event *ev);
 
 /* Commit the detaches older than now_ns - EVFEED_GRACE_NS that nothing followed (INT64_MAX:
