@@ -162,7 +162,11 @@ enum lab_expect_kind {
 	LAB_EXPECT_QUEUE,     /* expect HOST listen [port N] [queue C] [backlog C] [synrecv C] */
 	LAB_EXPECT_COUNTER,   /* expect HOST counter NAME OP N */
 	LAB_EXPECT_EVENT,     /* expect HOST event KIND [group G] [count C] */
+	LAB_EXPECT_PATH,      /* expect HOST path STATE... [port N]: a connection's whole history */
+	LAB_EXPECT_SEEN,      /* expect HOST seen STATE [port N] [count C]: connections that passed */
 };
+
+#define LAB_PATH_MAX 16
 
 enum lab_event_kind {
 	LAB_EV_CONNECTED, LAB_EV_ACCEPTED, LAB_EV_DATA, LAB_EV_EOF, LAB_EV_REFUSED,
@@ -238,6 +242,9 @@ struct lab_step {
 			/* event */
 			enum lab_event_kind event;
 			char group[LAB_NAME_MAX];  /* "" = any group */
+			/* path (seen uses state, port, count) */
+			enum lab_tcp_state path[LAB_PATH_MAX];
+			int npath;
 		} expect;
 	} u;
 };

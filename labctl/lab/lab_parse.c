@@ -1938,6 +1938,59 @@ static int get_count(struct parser *p, struct tok *t, int *i, int n, struct lab_
 	return 0;
 }
 
+/* expect HOST path STATE... [port N] [within D] | expect HOST seen STATE [port N] [count C]
+ * [within D]: what the timeline says a connection went through (issue 14). */
+static int st_expect_history(struct parser *p, struct tok *t, int n, struct lab_step *e)
+{
+	bool path = !strcmp(t[2].s, "path");
+	e->u.expect.kind = path ? LAB_EXPECT_PATH : LAB_EXPECT_SEEN;
+	int i = 3;
+	for (; i < n; i++) {
+		int st = lab_state_parse(t[i].s);
+		if (st < 0)
+			break;
+		if ((!path && i > 3) || e->u.expect.npath == LAB_PATH_MAX)
+			return perr(p, t[i].col, path ? "a path has at most %d states" :
+				    "seen takes one state (use path for a sequence)", LAB_PATH_MAX);
+		e->u.expect.path[e->u.expect.npath++] = (enum lab_tcp_state)st;
+		e->u.expect.state = (enum lab_tcp_state)st;
+	}
+	if (e->u.expect.npath == 0 && i < n && strcmp(t[i].s, "port") && strcmp(t[i].s, "within") &&
+	    strcmp(t[i].s, "count")) {
+		const char *best = lab_state_suggest(t[i].s);
+		return perr(p, t[i].col, "unknown state \"%s\"%s%s%s", t[i].s,
+			    best ? "; did you mean " : "", best ? best : "", best ? "?" : "");
+	}
+	if (e->u.expect.npath == 0)
+		return perr(p, i < n ? t[i].col : t[2].col,
+			    path ? "path needs the states, like path SYN_SENT ESTABLISHED TIME_WAIT" :
+				   "seen needs a state, like seen SYN_RECV");
+	for (; i < n; i++) {
+		const char *k = t[i].s;
+		if (!strcmp(k, "port")) {
+			if (need(p, t, i, n, "a port number") ||
+			    get_port(p, &t[i + 1], t[i + 1].s, &e->u.expect.port))
+				return -1;
+			i++;
+		} else if (!strcmp(k, "within")) {
+			if (need(p, t, i, n, "a duration like 1s") ||
+			    get_duration(p, &t[i + 1], &e->u.expect.within_ns))
+				return -1;
+			i++;
+		} else if (!path && !strcmp(k, "count")) {
+			if (get_count(p, t, &i, n, &e->u.expect.count, NULL))
+				return -1;
+		} else if (path) {
+			static const char *const keys[] = {"port", "within"};
+			return unknown_key(p, &t[i], "expect HOST path", keys, 2);
+		} else {
+			static const char *const keys[] = {"port", "count", "within"};
+			return unknown_key(p, &t[i], "expect HOST seen", keys, 3);
+		}
+	}
+	return 0;
+}
+
 static int st_expect(struct parser *p, struct tok *t, int n)
 {
 	struct lab_step s;
@@ -1986,6 +2039,9 @@ static int st_expect(struct parser *p, struct tok *t, int n)
 				return unknown_key(p, &t[i], "expect counter", keys, 1);
 			}
 		}
+	} else if (!strcmp(w, "path") || !strcmp(w, "seen")) {
+		if (st_expect_history(p, t, n, e))
+			return -1;
 	} else if (!strcmp(w, "event")) {
 		static const char *const keys[] = {"group", "count", "within"};
 		e->u.expect.kind = LAB_EXPECT_EVENT;

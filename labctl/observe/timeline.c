@@ -476,6 +476,66 @@ void timeline_lab_filter(const struct lab *lab, struct diag_filter *f)
 	f->family = v6 ? 0 : AF_INET;
 }
 
+static bool conn_selected(const struct timeline *tl, const struct timeline_conn *c, int host,
+			  uint16_t port)
+{
+	if (c->host != host || c->first_ev < 0 || tl->evs[c->first_ev].to == LAB_TCP_LISTEN)
+		return false;
+	return !port || c->lport == port || c->rport == port;
+}
+
+int timeline_count_path(const struct timeline *tl, int host, uint16_t port,
+			const enum lab_tcp_state *path, int n)
+{
+	int count = 0;
+	for (int i = 0; i < tl->nconns; i++) {
+		const struct timeline_conn *c = &tl->conns[i];
+		if (!conn_selected(tl, c, host, port) || c->nev != n)
+			continue;
+		int k = 0;
+		for (int ei = c->first_ev; ei >= 0 && k < n && tl->evs[ei].to == path[k];
+		     ei = tl->evs[ei].next)
+			k++;
+		count += k == n;
+	}
+	return count;
+}
+
+int timeline_count_seen(const struct timeline *tl, int host, uint16_t port,
+			enum lab_tcp_state state)
+{
+	int count = 0;
+	for (int i = 0; i < tl->nconns; i++) {
+		const struct timeline_conn *c = &tl->conns[i];
+		if (!conn_selected(tl, c, host, port))
+			continue;
+		for (int ei = c->first_ev; ei >= 0; ei = tl->evs[ei].next)
+			if (tl->evs[ei].to == state) {
+				count++;
+				break;
+			}
+	}
+	return count;
+}
+
+void timeline_describe(const struct timeline *tl, int host, uint16_t port, int max, char *buf,
+		       size_t len)
+{
+	size_t off = 0;
+	int shown = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < tl->nconns && shown < max && off < len; i++) {
+		const struct timeline_conn *c = &tl->conns[i];
+		if (!conn_selected(tl, c, host, port))
+			continue;
+		for (int ei = c->first_ev; ei >= 0 && off < len; ei = tl->evs[ei].next)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+						ei == c->first_ev ? (shown ? "; " : "") : " ",
+						lab_state_name(tl->evs[ei].to));
+		shown++;
+	}
+}
+
 int timeline_nconns(const struct timeline *tl)
 {
 	return tl->nconns;

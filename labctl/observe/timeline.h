@@ -86,6 +86,19 @@ int timeline_poll_once(struct timeline *tl, struct diag *d, int host,
  * instead of two).  More ports than DIAG_MAX_PORTS: no port filter. */
 void timeline_lab_filter(const struct lab *lab, struct diag_filter *f);
 
+/* What host's connections went through (expect HOST path / seen).  A connection counts when
+ * port is 0 or its local or remote port; listeners are left out.
+ * timeline_count_path: connections whose states so far are exactly path[0..n).
+ * timeline_count_seen: connections that were in state at some time.
+ * timeline_describe: "SYN_SENT ESTABLISHED ..." of the first max such connections, joined
+ * by "; " (for the step log when a path does not hold). */
+int timeline_count_path(const struct timeline *tl, int host, uint16_t port,
+			const enum lab_tcp_state *path, int n);
+int timeline_count_seen(const struct timeline *tl, int host, uint16_t port,
+			enum lab_tcp_state state);
+void timeline_describe(const struct timeline *tl, int host, uint16_t port, int max, char *buf,
+		       size_t len);
+
 /* Iteration (for the ladder renderer and reports). */
 int timeline_nconns(const struct timeline *tl);
 const struct timeline_conn *timeline_conn(const struct timeline *tl, int i);

@@ -204,6 +204,41 @@ int run_observe_start(struct run *r, struct lc_err *e)
 	return 0;
 }
 
+/* expect HOST path / seen, from the timeline as it stands (the events read, or a poll). */
+static bool expect_history(struct run *r, const struct lab_step *st, char *seen, size_t len)
+{
+	run_observe_poll(r);
+	int h = st->host;
+	uint16_t port = st->u.expect.port;
+	bool held;
+	size_t off;
+	if (st->u.expect.kind == LAB_EXPECT_PATH) {
+		int n = timeline_count_path(r->tl, h, port, st->u.expect.path, st->u.expect.npath);
+		held = n > 0;
+		off = (size_t)snprintf(seen, len, "%d connection%s walked it", n, n == 1 ? "" : "s");
+		if (!held && off < len) {
+			char d[400];
+			timeline_describe(r->tl, h, port, 3, d, sizeof(d));
+			off += (size_t)snprintf(seen + off, len - off, "; saw %s", d[0] ? d : "none");
+		}
+	} else {
+		int n = timeline_count_seen(r->tl, h, port, st->u.expect.state);
+		held = expect_count_holds(&st->u.expect.count, n);
+		off = (size_t)snprintf(seen, len, "%d connection%s passed through %s", n,
+				       n == 1 ? "" : "s", lab_state_name(st->u.expect.state));
+	}
+	/* A history from polls, or from events that were lost, may lack a short state. */
+	struct tcpev_stats ts;
+	tcpev_get_stats(r->tev, &ts);
+	if (off < len && !r->tev)
+		snprintf(seen + off, len - off, " (polled every %.3g ms: a shorter state may be "
+			 "missed)", (double)r->o.poll_ns / 1e6);
+	else if (off < len && ts.ring_drops + ts.recursion_misses)
+		snprintf(seen + off, len - off, " (%" PRIu64 " events lost: a state may be missing)",
+			 ts.ring_drops + ts.recursion_misses);
+	return held;
+}
+
 int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 {
 	const struct lab *lab = r->lab;
@@ -215,7 +250,9 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 	for (;;) {
 		seen[0] = '\0';
 		int64_t t_eval = mono_ns();
-		if (st->u.expect.kind == LAB_EXPECT_EVENT) {
+		if (st->u.expect.kind == LAB_EXPECT_PATH || st->u.expect.kind == LAB_EXPECT_SEEN) {
+			held = expect_history(r, st, seen, sizeof(seen));
+		} else if (st->u.expect.kind == LAB_EXPECT_EVENT) {
 			int64_t n;
 			run_events_count(r, h, st->u.expect.event, st->u.expect.group, &n);
 			held = expect_count_holds(&st->u.expect.count, n);

@@ -10,7 +10,9 @@
 #     after 1 s) and TIME_WAIT entered from it when the peer's FIN comes.
 #  4. SYN_RECV of a held handshake (labs/syn-recv-held.lab): from the SYN to the accept.
 #  5. A BPF object that cannot load (forced) falls back to the poller and says why; with
-#     --observer events the run refuses instead.
+#     --observer events the run refuses instead; `expect HOST path/seen` then say that a
+#     short state may have been missed.
+# Lab A's `expect HOST path` and `seen` steps (the "was seen" expectations) must hold.
 source "$(dirname "$0")/lib.sh"
 need_root
 if ! "$LABCTL" run --help | grep -q -- --observer; then skip "labctl has no --observer"; exit 0; fi
@@ -34,6 +36,10 @@ wait 20ms
 server close s
 expect client TIME_WAIT within 1s
 expect server LAST_ACK port 8080 count 0 within 1s
+expect client path SYN_SENT ESTABLISHED FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT
+expect server path SYN_RECV ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED port 8080 within 1s
+expect server seen SYN_RECV port 8080
+expect server seen TIME_WAIT count 0
 LAB
 
 A=oa$T_SUFFIX B=ob$T_SUFFIX
@@ -227,4 +233,10 @@ check "its timeline comes from sock_diag" grep -q "^timeline (.*sock_diag every"
 LABCTL_TEST_TCPEV_FAIL=1 "$LABCTL" run labs/handshake.lab --observer events >"$T_TMP/fe.log" 2>&1
 check_eq "forced load failure with --observer events: exit 2" $? 2
 check "and the reason" grep -q "tcpev.bpf.o" "$T_TMP/fe.log"
+sed -e 's/^capture all$//' -e 's/^wait 2s .*$//' "$T_TMP/fw.lab" >"$T_TMP/fwp.lab"
+LABCTL_TEST_TCPEV_FAIL=1 "$LABCTL" run "$T_TMP/fwp.lab" >"$T_TMP/fp.log" 2>&1
+grep -E "path|seen" "$T_TMP/fp.log" | sed 's/^/# /'
+check "on the poller, path and seen say a shorter state may be missed" \
+	grep -q "seen SYN_RECV.*" "$T_TMP/fp.log"
+check "  (the words)" grep -q "a shorter state may be missed" "$T_TMP/fp.log"
 t_done
