@@ -233,9 +233,17 @@ static bool expect_history(struct run *r, const struct lab_step *st, char *seen,
 	if (off < len && !r->tev)
 		snprintf(seen + off, len - off, " (polled every %.3g ms: a shorter state may be "
 			 "missed)", (double)r->o.poll_ns / 1e6);
-	else if (off < len && ts.ring_drops + ts.recursion_misses)
-		snprintf(seen + off, len - off, " (%" PRIu64 " events lost: a state may be missing)",
-			 ts.ring_drops + ts.recursion_misses);
+	else if (off < len && ts.ring_drops + ts.recursion_misses) {
+		/* Lost events may hold the very state: "never" (or "at most") cannot be claimed. */
+		enum lab_cmp c = st->u.expect.count.cmp;
+		bool upper = c == LAB_CMP_LE || c == LAB_CMP_LT || (c == LAB_CMP_EQ &&
+								    st->u.expect.count.n == 0);
+		if (st->u.expect.kind == LAB_EXPECT_SEEN && upper)
+			held = false;
+		snprintf(seen + off, len - off, " (%" PRIu64 " events lost: a state may be missing%s)",
+			 ts.ring_drops + ts.recursion_misses,
+			 st->u.expect.kind == LAB_EXPECT_SEEN && upper ? ", so this cannot hold" : "");
+	}
 	return held;
 }
 
