@@ -4,6 +4,8 @@
 #     shows every state of both sides, each one between the packets that cause and follow it
 #     in the capture (tshark's frame times, same clock); a poller watching the same run
 #     (labctl watch --observer poll) sees a subsequence and misses some (which: in the log).
+#     Then both ends close at once: crossed FINs or not, each side's states must be the
+#     ones the capture's order of FINs implies.
 #  2. A second lab with the same addresses and ports at the same time: neither timeline holds
 #     the other's connections (the namespace filter), and their cookies differ.
 #  3. A timewait socket's short timer (tcp_fin_timeout=1 s: an orphaned FIN_WAIT_2 ends
@@ -163,6 +165,53 @@ okk(subseq(pc, cs) and subseq(ps, ss), 'what the poller saw is a subsequence of 
 missed = [('client', s) for s in cs if s not in pc] + [('server', s) for s in ss if s not in ps]
 print('# the poller missed: ' + (' '.join('%s:%s' % m for m in missed) or 'nothing'))
 okk(len(missed) > 0, 'the poller (1 ms) missed %d of the %d states' % (len(missed), len(cs) + len(ss)))
+PY
+
+# 1b. Both ends close at the same instant on the undelayed link: whether the FINs cross is
+# up to the machine; the timeline must tell the story the capture tells, either way.
+cat >"$T_TMP/sc.lab" <<'LAB'
+lab obssc
+host client addr 10.0.0.1/24
+host server addr 10.0.0.2/24
+link client server
+capture all
+server listen :8080 on-eof keep
+client connect server:8080
+expect client event connected within 1s
+expect server event accepted within 1s
+client close c & server close s
+expect client ESTABLISHED count 0 within 1s
+expect server ESTABLISHED count 0 within 1s
+wait 50ms
+LAB
+mkdir -p "$T_TMP/cs"
+"$LABCTL" run "$T_TMP/sc.lab" --json --observer events --capture "$T_TMP/cs" >"$T_TMP/sc.json" 2>&1
+check_eq "the simultaneous close passes" $? 0 || tail -5 "$T_TMP/sc.json" | sed 's/^/# /'
+python3 - "$T_TMP" <<'PY'
+import json, subprocess, sys, glob
+tmp = sys.argv[1]
+def okk(c, n): print(('ok - ' if c else 'not ok - ') + n)
+tl = {o['host']: [e['state'] for e in o['events']] for o in map(json.loads, open(tmp + '/sc.json'))
+      if o.get('type') == 'timeline' and not o['peer'].endswith(':*')}
+def fins(host):
+    f = glob.glob(tmp + '/cs/*-%s-eth0.pcap' % host)
+    out = subprocess.run(['tshark', '-r', f[0], '-T', 'fields', '-e', 'tcp.srcport', '-e',
+                          'tcp.flags.fin', 'tcp'], capture_output=True, text=True).stdout
+    # the order of FINs at this host: 'out' (its own) and 'in' (the peer's)
+    return [('out' if (p.split('\t')[0] == '8080') == (host == 'server') else 'in')
+            for p in out.strip().split('\n') if p.split('\t')[1] in ('1', 'True')]
+fc, fs = fins('client'), fins('server')
+crossed = fc[:1] == ['out'] and fs[:1] == ['out']
+first = 'client' if fc[:1] == ['out'] else 'server'
+print('# FINs at the client: %s, at the server: %s (%s)' % (fc, fs, 'crossed' if crossed else first + ' closed first'))
+print('# client: %s; server: %s' % (' '.join(tl.get('client', [])), ' '.join(tl.get('server', []))))
+active = ['FIN_WAIT_1', 'FIN_WAIT_2', 'TIME_WAIT']
+passive = ['CLOSE_WAIT', 'LAST_ACK', 'CLOSED']
+both = ['FIN_WAIT_1', 'CLOSING', 'TIME_WAIT']
+want = {'client': ['SYN_SENT', 'ESTABLISHED'], 'server': ['SYN_RECV', 'ESTABLISHED']}
+for h in want:
+    want[h] = want[h] + (both if crossed else active if h == first else passive)
+    okk(tl.get(h) == want[h], '%s walked what the capture implies: %s' % (h, ' '.join(want[h])))
 PY
 
 # 3. A timewait socket's short timer, and TIME_WAIT entered from it.
