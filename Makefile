@@ -40,7 +40,7 @@ AGENT_LIBS := $(shell pkg-config --libs libev 2>/dev/null || echo -lev) -lm
 
 # labctl/ is one folder per layer (docs/architecture.md has the map); every folder's .c files
 # go into liblabctl.a but cmd/main.c.
-LIB_SRCS := $(filter-out labctl/cmd/main.c,$(wildcard labctl/*/*.c)) agents/proto.c
+LIB_SRCS := $(filter-out labctl/cmd/main.c %.bpf.c,$(wildcard labctl/*/*.c)) agents/proto.c
 AGENT_SRCS := $(wildcard agents/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
@@ -56,6 +56,41 @@ endif
 
 .PHONY: all deps demo check unit bench clean tools
 all: $(LABCTL_BIN) $(AGENT_BIN) $(OUT)/tools/ok
+
+# The event observer (labctl/kernel/tcpev.bpf.c): compiled with clang -target bpf against a
+# vmlinux.h dumped from this kernel's BTF, and embedded as a bpftool skeleton.  Without
+# clang, bpftool, libbpf-dev or /sys/kernel/btf/vmlinux labctl is built with the sock_diag
+# poller only (no HAVE_BPF), and says so.  Nothing generated is committed: it lives in
+# $(OUT)/bpf/.
+BPF_CLANG ?= clang
+BPFTOOL ?= $(firstword $(shell command -v bpftool 2>/dev/null) $(wildcard /usr/sbin/bpftool))
+BPF_ARCH := $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(shell uname -m)))
+HAVE_BPF := $(shell command -v $(BPF_CLANG) >/dev/null 2>&1 && test -n "$(BPFTOOL)" && \
+	pkg-config --exists libbpf 2>/dev/null && test -r /sys/kernel/btf/vmlinux && echo 1)
+ifeq ($(HAVE_BPF),1)
+$(OUT)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BTF     $@")
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp && mv $@.tmp $@
+
+# bpftool gen object links the program and strips its DWARF (the BTF stays): the skeleton
+# embeds a few kB instead of a megabyte.
+$(OUT)/bpf/tcpev.bpf.o: labctl/kernel/tcpev.bpf.c labctl/kernel/tcpev_abi.h $(OUT)/bpf/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(BPF_ARCH) -I$(OUT)/bpf \
+		-Ilabctl -c $< -o $@.tmp.o && $(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(OUT)/bpf/tcpev.skel.h: $(OUT)/bpf/tcpev.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name tcpev_bpf >$@.tmp && mv $@.tmp $@
+
+$(OUT)/obj/labctl/kernel/tcpev.o: $(OUT)/bpf/tcpev.skel.h
+$(OUT)/obj/labctl/kernel/tcpev.o: CFLAGS_ALL += -DHAVE_BPF -I$(OUT)/bpf \
+	$(shell pkg-config --cflags libbpf 2>/dev/null)
+else
+$(info labctl: building without the BPF event observer (needs clang, bpftool, libbpf-dev and \
+	/sys/kernel/btf/vmlinux; make deps installs the packages): the sock_diag poller only)
+endif
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -100,7 +135,8 @@ unit: $(UNIT_BINS)
 
 DEB_PKGS := gcc make pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev libev-dev \
 	libpcap-dev libcmocka-dev iproute2 procps util-linux psmisc tcpdump tshark \
-	libxml2-utils librsvg2-bin user-mode-linux kmod hping3 clang python3 socat libcap2-bin bc curl
+	libxml2-utils librsvg2-bin user-mode-linux kmod hping3 clang python3 socat libcap2-bin bc curl \
+	libbpf-dev bpftool
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -116,7 +116,7 @@ for ns in "$NS" "$NS-small"; do
 		exec 7>"$TMP/hold"
 		for _ in $(seq 100); do grep -q ready "$TMP/ready" 2>/dev/null && break; sleep 0.05; done
 		for filt in "" "-4 port 30000"; do
-			line=$("$LABCTL" watch --netns "$ns" --for 3s --stats $filt 2>&1 >/dev/null | tail -1)
+			line=$("$LABCTL" watch --netns "$ns" --observer poll --for 3s --stats $filt 2>&1 >/dev/null | tail -1)
 			printf '  %-12s %5d sockets %-14s %s\n' "$(kind "$ns")" "$n" "${filt:-(no filter)}" \
 				"$(echo "${line#labctl watch: }" | sed 's/, [0-9]* connections.*//')"
 		done

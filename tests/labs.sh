@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every lab in labs/ passes (exit 0) on this kernel's engine; every deliberately wrong copy in
 # tests/labs-wrong/ fails (exit 1: an expectation failed, not a crash or a bad file).
-# ENGINE=auto|userlink|netem picks the engine (tests/uml/ runs this with netem).
+# ENGINE=auto|userlink|netem picks the engine (tests/uml/ runs this with netem), and
+# OBSERVER=auto|events|poll the observer (auto: events where they load, else the poller).
 set -u
 cd "$(dirname "$0")/.."
 LABCTL=${LABCTL:-./labctl/labctl}
 ENGINE=${ENGINE:-auto}
+OBSERVER=${OBSERVER:-auto}
 if [ "$(id -u)" != 0 ]; then echo "ok - labs # SKIP needs root"; exit 0; fi
 LABCTL=$(realpath "$LABCTL")
 log=$(mktemp /tmp/labctl-labs.XXXXXX)
@@ -15,7 +17,7 @@ trap 'rm -f "$log"; rm -rf "$wd"' EXIT
 run_lab() {
 	local lab=$PWD/$1
 	rm -f "$wd"/*
-	(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" "$lab")
+	(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" --observer "$OBSERVER" "$lab")
 }
 # The catalogue, plus the labs that use drop rules (tests/data/labs/rule-*.lab): those must
 # pass on userlink and be refused on netem with the reason.

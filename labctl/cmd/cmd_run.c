@@ -31,6 +31,9 @@ static const char run_usage[] =
 	"  --expose          bind namespaces as /run/netns/LABID-HOST while the lab runs\n"
 	"  --id ID           the lab id (default NAME-xxxx)\n"
 	"  --poll DUR        sock_diag poll interval for the timeline (default 1ms)\n"
+	"  --observer auto|events|poll   where the timeline's states come from: the\n"
+	"                    kernel's own events (eBPF; every state, the kernel's time) or\n"
+	"                    sock_diag polls; auto takes events where they load (default)\n"
 	"  --low-latency     keep the CPUs out of idle states while the lab runs, for\n"
 	"                    precise delays on userlink (idle CPUs spin meanwhile)\n"
 	"  --allow-root      let program steps marked as-root run as root (programs run as\n"
@@ -141,6 +144,7 @@ int cmd_run(int argc, char **argv)
 		{"json", no_argument, 0, 'J'},         {"quiet", no_argument, 0, 'q'},
 		{"low-latency", no_argument, 0, 'L'},  {"help", no_argument, 0, 'h'},
 		{"allow-root", no_argument, 0, 'R'},
+		{"observer", required_argument, 0, 'O'},
 		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.out = stdout, .kind = "run"};
@@ -182,6 +186,14 @@ int cmd_run(int argc, char **argv)
 		case 'L': o.low_latency = true; break;
 		case 'R': o.allow_root = true; break;
 		case 'q': o.quiet = true; break;
+		case 'O':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "events") && strcmp(optarg, "poll")) {
+				fprintf(stderr, "labctl run: --observer must be auto, events or poll, not "
+					"\"%s\"\n", optarg);
+				return LC_EXIT_USAGE;
+			}
+			o.observer = optarg;
+			break;
 		case 'h': fputs(run_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(run_usage, stderr); return LC_EXIT_USAGE;
 		}

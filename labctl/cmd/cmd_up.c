@@ -26,7 +26,7 @@
 
 static const char up_usage[] =
 	"usage: labctl up LAB [--id ID] [--engine auto|netem|userlink|veth] [--seed N] [--no-steps]\n"
-	"                     [--low-latency] [--allow-root]\n"
+	"                     [--low-latency] [--allow-root] [--observer auto|events|poll]\n"
 	"\n"
 	"Build LAB and keep it running under a supervisor process until `labctl down ID`.\n"
 	"Its hosts are exposed as network namespaces /run/netns/ID-HOST, so\n"
@@ -36,7 +36,8 @@ static const char up_usage[] =
 	"invoking user otherwise).  `labctl step ID LINE` and `labctl expect ID LINE` drive\n"
 	"the lab afterwards.\n"
 	"--low-latency keeps the CPUs out of idle states until the lab is down (precise\n"
-	"userlink delays; idle CPUs spin meanwhile).\n";
+	"userlink delays; idle CPUs spin meanwhile).  --observer: where the step log's\n"
+	"timeline comes from (see labctl run --help).\n";
 
 static const char down_usage[] =
 	"usage: labctl down ID... | --all\n"
@@ -125,6 +126,7 @@ int cmd_up(int argc, char **argv)
 		{"seed", required_argument, 0, 'S'}, {"no-steps", no_argument, 0, 'N'},
 		{"low-latency", no_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
 		{"allow-root", no_argument, 0, 'R'},
+		{"observer", required_argument, 0, 'O'},
 		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.expose = true, .kind = "up", .out = stdout};
@@ -143,6 +145,14 @@ int cmd_up(int argc, char **argv)
 		case 'N': steps = false; break;
 		case 'L': o.low_latency = true; break;
 		case 'R': o.allow_root = true; break;
+		case 'O':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "events") && strcmp(optarg, "poll")) {
+				fprintf(stderr, "labctl up: --observer must be auto, events or poll, not "
+					"\"%s\"\n", optarg);
+				return LC_EXIT_USAGE;
+			}
+			o.observer = optarg;
+			break;
 		case 'h': fputs(up_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(up_usage, stderr); return LC_EXIT_USAGE;
 		}

@@ -187,7 +187,11 @@ enum lab_expect_kind {
 	LAB_EXPECT_COUNTER,   /* expect HOST counter NAME OP N */
 	LAB_EXPECT_EVENT,     /* expect HOST event KIND [group G] [count C] */
 	LAB_EXPECT_PROGRAM,   /* expect program NAME running | exited [code N | signal SIG] */
+	LAB_EXPECT_PATH,      /* expect HOST path STATE... [port N]: a connection's whole history */
+	LAB_EXPECT_SEEN,      /* expect HOST seen STATE [port N] [count C]: connections that passed */
 };
+
+#define LAB_PATH_MAX 16
 
 enum lab_event_kind {
 	LAB_EV_CONNECTED, LAB_EV_ACCEPTED, LAB_EV_DATA, LAB_EV_EOF, LAB_EV_REFUSED,
@@ -278,6 +282,9 @@ struct lab_step {
 			bool running;          /* LAB_EXPECT_PROGRAM: running (true) or exited */
 			bool has_code, has_signal;
 			int code, sig;
+			/* path (seen uses state, port, count) */
+			enum lab_tcp_state path[LAB_PATH_MAX];
+			int npath;
 		} expect;
 	} u;
 };

@@ -174,6 +174,60 @@ static int expect_state(struct parser *p, int h, struct tok *t, int n, struct la
 	return lab_opts_parse(p, queue ? &queue_set : &state_set, t, 3, n, &c);
 }
 
+/* expect HOST path STATE... [port N] [within D] | expect HOST seen STATE [port N] [count C]
+ * [within D]: what the timeline says a connection went through (issue 14). */
+static int expect_history(struct parser *p, int h, struct tok *t, int n, struct lab_step *e)
+{
+	(void)h;
+	bool path = !strcmp(t[2].s, "path");
+	e->u.expect.kind = path ? LAB_EXPECT_PATH : LAB_EXPECT_SEEN;
+	int i = 3;
+	for (; i < n; i++) {
+		int st = lab_state_parse(t[i].s);
+		if (st < 0)
+			break;
+		if ((!path && i > 3) || e->u.expect.npath == LAB_PATH_MAX)
+			return lab_perr(p, t[i].col, path ? "a path has at most %d states" :
+					"seen takes one state (use path for a sequence)", LAB_PATH_MAX);
+		e->u.expect.path[e->u.expect.npath++] = (enum lab_tcp_state)st;
+		e->u.expect.state = (enum lab_tcp_state)st;
+	}
+	if (e->u.expect.npath == 0 && i < n && strcmp(t[i].s, "port") && strcmp(t[i].s, "within") &&
+	    strcmp(t[i].s, "count")) {
+		const char *best = lab_state_suggest(t[i].s);
+		return lab_perr(p, t[i].col, "unknown state \"%s\"%s%s%s", t[i].s,
+				best ? "; did you mean " : "", best ? best : "", best ? "?" : "");
+	}
+	if (e->u.expect.npath == 0)
+		return lab_perr(p, i < n ? t[i].col : t[2].col,
+				path ? "path needs the states, like path SYN_SENT ESTABLISHED TIME_WAIT" :
+				       "seen needs a state, like seen SYN_RECV");
+	for (; i < n; i++) {
+		const char *k = t[i].s;
+		if (!strcmp(k, "port")) {
+			if (lab_need(p, t, i, n, "a port number") ||
+			    lab_get_port(p, &t[i + 1], t[i + 1].s, &e->u.expect.port))
+				return -1;
+			i++;
+		} else if (!strcmp(k, "within")) {
+			if (lab_need(p, t, i, n, "a duration like 1s") ||
+			    lab_get_duration(p, &t[i + 1], &e->u.expect.within_ns))
+				return -1;
+			i++;
+		} else if (!path && !strcmp(k, "count")) {
+			if (lab_get_count(p, t, &i, n, &e->u.expect.count, NULL))
+				return -1;
+		} else if (path) {
+			static const char *const keys[] = {"port", "within"};
+			return lab_unknown_key(p, &t[i], "expect HOST path", keys, 2);
+		} else {
+			static const char *const keys[] = {"port", "count", "within"};
+			return lab_unknown_key(p, &t[i], "expect HOST seen", keys, 3);
+		}
+	}
+	return 0;
+}
+
 static int st_expect(struct parser *p, struct tok *t, int n)
 {
 	struct lab_step s;
@@ -199,5 +253,7 @@ const struct lab_word lab_expect_words[] = {
 	{LAB_STATEMENT, "expect", .parse.statement = st_expect, .step = true},
 	{LAB_EXPECT, "counter", .parse.expect = expect_counter},
 	{LAB_EXPECT, "event", .parse.expect = expect_event},
+	{LAB_EXPECT, "path", .parse.expect = expect_history},
+	{LAB_EXPECT, "seen", .parse.expect = expect_history},
 	{.name = NULL},
 };

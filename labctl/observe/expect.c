@@ -256,6 +256,9 @@ int expect_eval_owned(struct diag *d, int netns_fd, const struct lab *lab,
 		return err_set(e, -ENOTSUP, "expect_eval: agent events are the runner's");
 	case LAB_EXPECT_PROGRAM:
 		return err_set(e, -ENOTSUP, "expect_eval: programs are the runner's");
+	case LAB_EXPECT_PATH:
+	case LAB_EXPECT_SEEN:
+		return err_set(e, -ENOTSUP, "expect_eval: paths are the runner's (its timeline)");
 	}
 	return err_set(e, -EINVAL, "expect_eval: unknown kind %d", (int)st->u.expect.kind);
 }

@@ -252,6 +252,33 @@ static int host_activate(struct timeline *tl, int host, int ci)
 	return 0;
 }
 
+static int conn_add(struct timeline *tl, int host, const struct diag_sock *s, uint64_t k)
+{
+	if (tl->nconns == tl->cconns) {
+		int ncap = tl->cconns ? tl->cconns * 2 : 1024;
+		struct timeline_conn *n = realloc(tl->conns, (size_t)ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		tl->conns = n;
+		tl->cconns = ncap;
+	}
+	int ci = tl->nconns;
+	struct timeline_conn *c = &tl->conns[ci];
+	memset(c, 0, sizeof(*c));
+	c->host = host;
+	c->family = s->family;
+	memcpy(c->laddr, s->laddr, 16);
+	memcpy(c->raddr, s->raddr, 16);
+	c->lport = s->lport;
+	c->rport = s->rport;
+	c->cookie = s->cookie;
+	c->first_ev = c->last_ev = -1;
+	if (cmap_put(tl, k, ci) < 0)
+		return -ENOMEM;
+	tl->nconns++;
+	return ci;
+}
+
 int timeline_observe(struct timeline *tl, int host, const struct diag_sock *s, int64_t real_ns,
 		     int64_t mono_ns)
 {
@@ -269,30 +296,8 @@ int timeline_observe(struct timeline *tl, int host, const struct diag_sock *s, i
 			tl->conns[ci].cookie = s->cookie;
 		}
 	}
-	if (ci < 0) {
-		if (tl->nconns == tl->cconns) {
-			int ncap = tl->cconns ? tl->cconns * 2 : 1024;
-			struct timeline_conn *n = realloc(tl->conns, (size_t)ncap * sizeof(*n));
-			if (!n)
-				return -ENOMEM;
-			tl->conns = n;
-			tl->cconns = ncap;
-		}
-		ci = tl->nconns;
-		struct timeline_conn *c = &tl->conns[ci];
-		memset(c, 0, sizeof(*c));
-		c->host = host;
-		c->family = s->family;
-		memcpy(c->laddr, s->laddr, 16);
-		memcpy(c->raddr, s->raddr, 16);
-		c->lport = s->lport;
-		c->rport = s->rport;
-		c->cookie = s->cookie;
-		c->first_ev = c->last_ev = -1;
-		if (cmap_put(tl, k, ci) < 0)
-			return -ENOMEM;
-		tl->nconns++;
-	}
+	if (ci < 0 && (ci = conn_add(tl, host, s, k)) < 0)
+		return ci;
 	struct timeline_conn *c = &tl->conns[ci];
 	c->seen_gen = gen;
 	if (!c->active && host_activate(tl, host, ci) < 0)
@@ -305,6 +310,57 @@ int timeline_observe(struct timeline *tl, int host, const struct diag_sock *s, i
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+int timeline_transition(struct timeline *tl, int host, const struct diag_sock *s,
+			int64_t real_ns, int64_t mono_ns)
+{
+	if (host < 0 || host >= LAB_MAX_HOSTS)
+		return -EINVAL;
+	uint64_t k = ckey(host, s->cookie);
+	int ci = cmap_find(tl, k);
+	if (ci < 0) {
+		/* The full socket that replaces a request socket announces itself SYN_RECV
+		 * (LISTEN -> SYN_RECV) with a cookie of its own and the request's tuple. */
+		ci = tmap_find_synrecv(tl, host, s);
+		if (ci >= 0) {
+			if (cmap_put(tl, k, ci) < 0)
+				return -ENOMEM;
+			tl->conns[ci].cookie = s->cookie;
+		}
+	}
+	if (ci < 0) {
+		if (s->state == LAB_TCP_CLOSE)
+			return 0;  /* a socket never seen alive: nothing to tell */
+		if ((ci = conn_add(tl, host, s, k)) < 0)
+			return ci;
+	}
+	struct timeline_conn *c = &tl->conns[ci];
+	/* A connect()'s CLOSE -> SYN_SENT comes before its local port is chosen. */
+	if (!c->lport && s->lport) {
+		memcpy(c->laddr, s->laddr, 16);
+		c->lport = s->lport;
+	}
+	if (!c->active && s->state != LAB_TCP_CLOSE && host_activate(tl, host, ci) < 0)
+		return -ENOMEM;
+	c = &tl->conns[ci];
+	if (c->nev == 0 || c->state != s->state) {
+		if (add_event(tl, ci, s->state, real_ns, mono_ns) < 0)
+			return -ENOMEM;
+		c = &tl->conns[ci];
+		if (s->state == LAB_TCP_SYN_RECV && tmap_put(tl, c, ci) < 0)
+			return -ENOMEM;
+	}
+	if (s->state == LAB_TCP_CLOSE)
+		c->active = false;  /* dropped from the host's list by the next sweep */
+	return 0;
+}
+
+int timeline_find(const struct timeline *tl, int host, uint64_t cookie)
+{
+	if (host < 0 || host >= LAB_MAX_HOSTS)
+		return -1;
+	return cmap_find(tl, ckey(host, cookie));
 }
 
 uint32_t timeline_begin(struct timeline *tl, int host)
@@ -324,6 +380,8 @@ int timeline_sweep(struct timeline *tl, int host, uint32_t gen, int64_t real_ns,
 	for (int i = 0; i < h->nactive; i++) {
 		int ci = h->active[i];
 		struct timeline_conn *c = &tl->conns[ci];
+		if (!c->active)
+			continue;  /* closed by an event (timeline_transition) */
 		if (c->seen_gen == gen) {
 			h->active[j++] = ci;
 			continue;
@@ -416,6 +474,66 @@ void timeline_lab_filter(const struct lab *lab, struct diag_filter *f)
 		for (int a = 0; a < lab->hosts[h].naddrs; a++)
 			v6 |= lab->hosts[h].addrs[a].family == AF_INET6;
 	f->family = v6 ? 0 : AF_INET;
+}
+
+static bool conn_selected(const struct timeline *tl, const struct timeline_conn *c, int host,
+			  uint16_t port)
+{
+	if (c->host != host || c->first_ev < 0 || tl->evs[c->first_ev].to == LAB_TCP_LISTEN)
+		return false;
+	return !port || c->lport == port || c->rport == port;
+}
+
+int timeline_count_path(const struct timeline *tl, int host, uint16_t port,
+			const enum lab_tcp_state *path, int n)
+{
+	int count = 0;
+	for (int i = 0; i < tl->nconns; i++) {
+		const struct timeline_conn *c = &tl->conns[i];
+		if (!conn_selected(tl, c, host, port) || c->nev != n)
+			continue;
+		int k = 0;
+		for (int ei = c->first_ev; ei >= 0 && k < n && tl->evs[ei].to == path[k];
+		     ei = tl->evs[ei].next)
+			k++;
+		count += k == n;
+	}
+	return count;
+}
+
+int timeline_count_seen(const struct timeline *tl, int host, uint16_t port,
+			enum lab_tcp_state state)
+{
+	int count = 0;
+	for (int i = 0; i < tl->nconns; i++) {
+		const struct timeline_conn *c = &tl->conns[i];
+		if (!conn_selected(tl, c, host, port))
+			continue;
+		for (int ei = c->first_ev; ei >= 0; ei = tl->evs[ei].next)
+			if (tl->evs[ei].to == state) {
+				count++;
+				break;
+			}
+	}
+	return count;
+}
+
+void timeline_describe(const struct timeline *tl, int host, uint16_t port, int max, char *buf,
+		       size_t len)
+{
+	size_t off = 0;
+	int shown = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < tl->nconns && shown < max && off < len; i++) {
+		const struct timeline_conn *c = &tl->conns[i];
+		if (!conn_selected(tl, c, host, port))
+			continue;
+		for (int ei = c->first_ev; ei >= 0 && off < len; ei = tl->evs[ei].next)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+						ei == c->first_ev ? (shown ? "; " : "") : " ",
+						lab_state_name(tl->evs[ei].to));
+		shown++;
+	}
 }
 
 int timeline_nconns(const struct timeline *tl)

@@ -1,4 +1,6 @@
-/* timeline: each connection's TCP state sequence with timestamps, built from sock_diag polls.
+/* timeline: each connection's TCP state sequence with timestamps, built from sock_diag polls
+ * (timeline_observe, timeline_poll_once) or from the kernel's own events (timeline_transition,
+ * fed by observe/evfeed.h); readers never know which.
  *
  * Connections are keyed by (host, socket cookie), so two hosts or two sockets with the same
  * ports never mix.  A server-side connection starts as a request socket (SYN_RECV) whose
@@ -56,6 +58,17 @@ void timeline_set_hook(struct timeline *tl, timeline_hook fn, void *arg);
 int timeline_observe(struct timeline *tl, int host, const struct diag_sock *s, int64_t real_ns,
 		     int64_t mono_ns);
 
+/* Record a state change the kernel reported as it happened (the event observer): s carries
+ * the socket's cookie, tuple and new state.  Same keys and stitching as timeline_observe; a
+ * change to LAB_TCP_CLOSE ends the connection (no sweep needed), and a full socket whose
+ * first change is to SYN_RECV takes over the request socket of the same tuple.  0,
+ * -ENOMEM or -EINVAL (host out of range). */
+int timeline_transition(struct timeline *tl, int host, const struct diag_sock *s,
+			int64_t real_ns, int64_t mono_ns);
+
+/* The connection index of (host, cookie), or -1. */
+int timeline_find(const struct timeline *tl, int host, uint64_t cookie);
+
 /* Start a new observation round for host: returns its generation number. */
 uint32_t timeline_begin(struct timeline *tl, int host);
 
@@ -72,6 +85,19 @@ int timeline_poll_once(struct timeline *tl, struct diag *d, int host,
  * (local or remote), every state, IPv4 only when no host has an IPv6 address (one dump
  * instead of two).  More ports than DIAG_MAX_PORTS: no port filter. */
 void timeline_lab_filter(const struct lab *lab, struct diag_filter *f);
+
+/* What host's connections went through (expect HOST path / seen).  A connection counts when
+ * port is 0 or its local or remote port; listeners are left out.
+ * timeline_count_path: connections whose states so far are exactly path[0..n).
+ * timeline_count_seen: connections that were in state at some time.
+ * timeline_describe: "SYN_SENT ESTABLISHED ..." of the first max such connections, joined
+ * by "; " (for the step log when a path does not hold). */
+int timeline_count_path(const struct timeline *tl, int host, uint16_t port,
+			const enum lab_tcp_state *path, int n);
+int timeline_count_seen(const struct timeline *tl, int host, uint16_t port,
+			enum lab_tcp_state state);
+void timeline_describe(const struct timeline *tl, int host, uint16_t port, int max, char *buf,
+		       size_t len);
 
 /* Iteration (for the ladder renderer and reports). */
 int timeline_nconns(const struct timeline *tl);

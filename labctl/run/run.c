@@ -327,10 +327,13 @@ int run_steps(struct run *r, struct lc_err *e)
 		run_json_str(f, r->why_engine);
 		fprintf(f, ",\"file\":");
 		run_json_str(f, lab->file);
-		fprintf(f, ",\"low_latency\":%s}\n", r->qos_fd >= 0 ? "true" : "false");
+		fprintf(f, ",\"low_latency\":%s,\"observer\":\"%s\",\"observer_why\":",
+			r->qos_fd >= 0 ? "true" : "false", r->tev ? "events" : "poll");
+		run_json_str(f, r->why_observer);
+		fprintf(f, "}\n");
 	} else if (!r->o.quiet) {
-		fprintf(f, "lab %s (%s): id %s, engine %s\n", lab->name, lab->file, r->id,
-			r->why_engine);
+		fprintf(f, "lab %s (%s): id %s, engine %s, observer %s\n", lab->name, lab->file, r->id,
+			r->why_engine, r->why_observer);
 		if (lab->about[0])
 			fprintf(f, "  %s\n", lab->about);
 		if (r->o.expose)

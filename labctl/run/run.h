@@ -27,6 +27,7 @@ struct run_opts {
 	bool low_latency;         /* hold the CPUs out of idle states while the lab runs (pmqos.h) */
 	bool quiet;               /* no step log (summary only) */
 	int64_t poll_ns;          /* sock_diag poll interval; default 1 ms */
+	const char *observer;     /* auto|events|poll: where the timeline's states come from */
 	FILE *out;
 	const char *kind;         /* registry kind when exposed: "run" or "up" */
 	bool allow_root;          /* --allow-root: program steps that say as-root may run as root */

@@ -18,7 +18,9 @@
 #include "run/run.h"
 #include "kernel/privs.h"
 #include "kernel/spawn.h"
+#include "observe/evfeed.h"
 #include "observe/timeline.h"
+#include "kernel/tcpev.h"
 #include "run/topo.h"
 
 struct run;
@@ -83,6 +85,11 @@ struct run {
 	int64_t poll_interval;   /* adapts upwards when a poll costs more than a quarter of it */
 	int64_t npolls, poll_cpu_ns;
 	bool timeline_capped;    /* stopped following: too many connections to poll cheaply */
+	struct tcpev *tev;       /* the event observer, NULL when the poller is used */
+	struct evfeed *feed;
+	ev_io tev_w;
+	ev_timer settle_w;       /* commits timer detaches nothing followed (evfeed.h) */
+	char why_observer[512];  /* "events (...)" or "poll (...)", for the first line */
 
 	/* capture */
 	struct run_capture *caps;

@@ -1,5 +1,6 @@
-/* run_observe: the sock_diag poller that records every connection's timeline, expectations,
- * and the timeline part of the report. */
+/* run_observe: the observer that records every connection's timeline (the kernel's events
+ * through eBPF where they load, else the sock_diag poller), expectations, and the timeline
+ * part of the report. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -30,8 +31,21 @@ static int64_t cpu_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Read the ring and commit the timer detaches nothing followed; how many records. */
+static int events_drain(struct run *r)
+{
+	struct lc_err e = {0};
+	int n = tcpev_read(r->tev, &e);
+	evfeed_settle(r->feed, mono_ns());
+	return n;
+}
+
 void run_observe_poll(struct run *r)
 {
+	if (r->tev) {
+		events_drain(r);
+		return;
+	}
 	if (!r->polling)
 		return;
 	int64_t c0 = cpu_ns();
@@ -66,6 +80,67 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	run_observe_poll(r);
 	w->repeat = (double)r->poll_interval / 1e9;
 	ev_timer_again(loop, w);
+}
+
+static void on_tev_record(const struct tcpev_event *ev, void *arg)
+{
+	struct run *r = arg;
+	/* Out of memory loses the event; the timeline stays consistent. */
+	(void)evfeed_apply(r->feed, ev);
+}
+
+/* A wake-up per record would cost more than the record (70k records/s of churn took a fifth
+ * of a core that way): after a wake-up the ring is read on a 1 ms timer for as long as
+ * records keep coming, and the fd is watched again once one comes back empty.  An idle lab
+ * costs nothing, and the timeline's times are the kernel's either way. */
+static void on_tev(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	struct run *r = w->data;
+	events_drain(r);
+	ev_io_stop(loop, &r->tev_w);
+	ev_timer_set(&r->settle_w, 0.001, 0.);
+	ev_timer_start(loop, &r->settle_w);
+}
+
+static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct run *r = w->data;
+	if (events_drain(r) > 0) {
+		ev_timer_set(&r->settle_w, 0.001, 0.);
+		ev_timer_start(loop, &r->settle_w);
+		return;
+	}
+	ev_io_start(loop, &r->tev_w);
+	if (evfeed_npending(r->feed)) {  /* come back when the detaches can be decided */
+		ev_timer_set(&r->settle_w, 2 * EVFEED_GRACE_NS / 1e9, 0.);
+		ev_timer_start(loop, &r->settle_w);
+	}
+}
+
+/* The event observer for the lab's namespaces, its ring in the loop. */
+static int events_start(struct run *r, struct lc_err *e)
+{
+	int fds[LAB_MAX_HOSTS];
+	int n = r->lab->nhosts;
+	for (int h = 0; h < n; h++)
+		fds[h] = r->topo->hosts[h].fd;
+	int rc = tcpev_open(fds, n, 0, on_tev_record, r, &r->tev, e);
+	if (rc < 0)
+		return rc;
+	r->feed = evfeed_new(r->tl, clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+	if (!r->feed)
+		return err_set(e, -ENOMEM, "out of memory");
+	ev_io_init(&r->tev_w, on_tev, tcpev_fd(r->tev), EV_READ);
+	r->tev_w.data = r;
+	ev_io_start(r->loop, &r->tev_w);
+	ev_timer_init(&r->settle_w, on_settle, 0.001, 0.);
+	r->settle_w.data = r;
+	snprintf(r->why_observer, sizeof(r->why_observer),
+		 "events (the kernel's TCP state and timer events through eBPF, %d namespace%s)", n,
+		 n == 1 ? "" : "s");
+	return 0;
 }
 
 int run_observe_start(struct run *r, struct lc_err *e)
@@ -106,7 +181,23 @@ int run_observe_start(struct run *r, struct lc_err *e)
 	/* A program's ports are its own business: watch every port of a lab that runs one. */
 	if (lab->nprogs)
 		r->pollf.nports = 0;
-	else if (r->pollf.nports == 0)
+	const char *want = r->o.observer ? r->o.observer : "auto";
+	if (strcmp(want, "poll")) {
+		struct lc_err why = {0};
+		int rc = events_start(r, &why);
+		if (rc == 0)
+			return 0;
+		if (!strcmp(want, "events")) {
+			*e = why;
+			return rc;
+		}
+		snprintf(r->why_observer, sizeof(r->why_observer),
+			 "poll (sock_diag every %.3g ms; %s)", (double)r->o.poll_ns / 1e6, why.msg);
+	} else {
+		snprintf(r->why_observer, sizeof(r->why_observer),
+			 "poll (sock_diag every %.3g ms, as asked)", (double)r->o.poll_ns / 1e6);
+	}
+	if (r->pollf.nports == 0 && !lab->nprogs)
 		return 0;
 	r->polling = true;
 	r->poll_interval = r->o.poll_ns;
@@ -114,6 +205,49 @@ int run_observe_start(struct run *r, struct lc_err *e)
 	r->poll_w.data = r;
 	ev_timer_again(r->loop, &r->poll_w);
 	return 0;
+}
+
+/* expect HOST path / seen, from the timeline as it stands (the events read, or a poll). */
+static bool expect_history(struct run *r, const struct lab_step *st, char *seen, size_t len)
+{
+	run_observe_poll(r);
+	int h = st->host;
+	uint16_t port = st->u.expect.port;
+	bool held;
+	size_t off;
+	if (st->u.expect.kind == LAB_EXPECT_PATH) {
+		int n = timeline_count_path(r->tl, h, port, st->u.expect.path, st->u.expect.npath);
+		held = n > 0;
+		off = (size_t)snprintf(seen, len, "%d connection%s walked it", n, n == 1 ? "" : "s");
+		if (!held && off < len) {
+			char d[400];
+			timeline_describe(r->tl, h, port, 3, d, sizeof(d));
+			off += (size_t)snprintf(seen + off, len - off, "; saw %s", d[0] ? d : "none");
+		}
+	} else {
+		int n = timeline_count_seen(r->tl, h, port, st->u.expect.state);
+		held = expect_count_holds(&st->u.expect.count, n);
+		off = (size_t)snprintf(seen, len, "%d connection%s passed through %s", n,
+				       n == 1 ? "" : "s", lab_state_name(st->u.expect.state));
+	}
+	/* A history from polls, or from events that were lost, may lack a short state. */
+	struct tcpev_stats ts;
+	tcpev_get_stats(r->tev, &ts);
+	if (off < len && !r->tev)
+		snprintf(seen + off, len - off, " (polled every %.3g ms: a shorter state may be "
+			 "missed)", (double)r->o.poll_ns / 1e6);
+	else if (off < len && ts.ring_drops + ts.recursion_misses) {
+		/* Lost events may hold the very state: "never" (or "at most") cannot be claimed. */
+		enum lab_cmp c = st->u.expect.count.cmp;
+		bool upper = c == LAB_CMP_LE || c == LAB_CMP_LT || (c == LAB_CMP_EQ &&
+								    st->u.expect.count.n == 0);
+		if (st->u.expect.kind == LAB_EXPECT_SEEN && upper)
+			held = false;
+		snprintf(seen + off, len - off, " (%" PRIu64 " events lost: a state may be missing%s)",
+			 ts.ring_drops + ts.recursion_misses,
+			 st->u.expect.kind == LAB_EXPECT_SEEN && upper ? ", so this cannot hold" : "");
+	}
+	return held;
 }
 
 int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
@@ -127,7 +261,9 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 	for (;;) {
 		seen[0] = '\0';
 		int64_t t_eval = mono_ns();
-		if (st->u.expect.kind == LAB_EXPECT_EVENT) {
+		if (st->u.expect.kind == LAB_EXPECT_PATH || st->u.expect.kind == LAB_EXPECT_SEEN) {
+			held = expect_history(r, st, seen, sizeof(seen));
+		} else if (st->u.expect.kind == LAB_EXPECT_EVENT) {
 			int64_t n;
 			run_events_count(r, h, st->u.expect.event, st->u.expect.group, &n);
 			held = expect_count_holds(&st->u.expect.count, n);
@@ -209,8 +345,9 @@ void run_timeline_report(struct run *r)
 		const struct timeline_conn *c = timeline_conn(tl, i);
 		if (c->first_ev < 0)
 			continue;
-		/* A listener's only story is LISTEN: leave it out. */
-		if (c->nev == 1 && timeline_event(tl, c->first_ev)->to == LAB_TCP_LISTEN)
+		/* A listener's only story is LISTEN (and, from events, its CLOSE): leave it out. */
+		if (timeline_event(tl, c->first_ev)->to == LAB_TCP_LISTEN &&
+		    (c->nev == 1 || (c->nev == 2 && c->state == LAB_TCP_CLOSE)))
 			continue;
 		order[m++] = i;
 	}
@@ -218,8 +355,22 @@ void run_timeline_report(struct run *r)
 	const char *names[LAB_MAX_HOSTS];
 	for (int h = 0; h < r->lab->nhosts && h < LAB_MAX_HOSTS; h++)
 		names[h] = r->lab->hosts[h].name;
+	struct tcpev_stats st;
+	tcpev_get_stats(r->tev, &st);
+	uint64_t lost = st.ring_drops + st.recursion_misses;
 	if (r->o.json) {
 		timeline_json(tl, f, names, r->lab->nhosts);
+		fprintf(f, "{\"type\":\"observer\",\"source\":\"%s\",\"records\":%" PRIu64
+			",\"ring_drops\":%" PRIu64 ",\"recursion_misses\":%" PRIu64 ",\"polls\":%" PRId64
+			",\"complete\":%s}\n", r->tev ? "events" : "poll", st.records, st.ring_drops,
+			st.recursion_misses, r->npolls, r->tev && !lost ? "true" : "false");
+	} else if (m > 0 && !r->o.quiet && r->tev) {
+		fprintf(f, "timeline (ms since the first step; the kernel's events, %" PRIu64
+			" records%s):\n", st.records, lost ? ", SOME LOST" : ", none lost");
+		int skipped = timeline_print(tl, f, names, r->lab->nhosts, order, m, r->t0,
+					     TIMELINE_MAX_PRINT);
+		if (skipped)
+			fprintf(f, "  ... and %d more connections (--json has them all)\n", skipped);
 	} else if (m > 0 && !r->o.quiet) {
 		fprintf(f, "timeline (ms since the first step; sock_diag every %.3g ms):\n",
 			(double)r->o.poll_ns / 1e6);
@@ -228,6 +379,10 @@ void run_timeline_report(struct run *r)
 		if (skipped)
 			fprintf(f, "  ... and %d more connections (--json has them all)\n", skipped);
 	}
+	if (lost && !r->o.json)
+		fprintf(f, "  (%" PRIu64 " events lost: %" PRIu64 " found the ring full, %" PRIu64
+			" runs skipped by the kernel (recursion); a state may be missing)\n", lost,
+			st.ring_drops, st.recursion_misses);
 	if (r->npolls && !r->o.json && !r->o.quiet)
 		fprintf(f, "  (%" PRId64 " polls, %.1f us CPU each%s)\n", r->npolls,
 			(double)r->poll_cpu_ns / 1e3 / (double)r->npolls,
@@ -237,6 +392,14 @@ void run_timeline_report(struct run *r)
 
 void run_observe_free(struct run *r)
 {
+	if (r->tev) {
+		ev_io_stop(r->loop, &r->tev_w);
+		ev_timer_stop(r->loop, &r->settle_w);
+	}
+	tcpev_free(r->tev);
+	r->tev = NULL;
+	evfeed_free(r->feed);
+	r->feed = NULL;
 	if (r->polling)
 		ev_timer_stop(r->loop, &r->poll_w);
 	r->polling = false;

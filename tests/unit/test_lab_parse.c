@@ -662,7 +662,7 @@ static void test_errors_steps(void **state)
 	check_err(LINK2 "server lisen :80\n", "t.lab:4:8: unknown step \"lisen\"; did you mean listen?");
 	check_err(LINK2 "server\n",
 		  "t.lab:4:1: expected a step after the host name (listen, connect, send, shutdown, "
-		  "close, abort, accept, unlisten, flood)");
+		  "close, abort, accept, unlisten, flood, start, run)");
 	check_err(LINK2 "client connect 10.9.9.9:80\n",
 		  "t.lab:4:16: 10.9.9.9 is not an address of any host in this lab; labctl connects "
 		  "only inside the lab");
@@ -744,7 +744,7 @@ static void test_errors_expect(void **state)
 	check_err(LINK2 "expect client XYZZY\n",
 		  "t.lab:4:15: unknown state \"XYZZY\" (ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT_1, "
 		  "FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING; or counter, "
-		  "event)");
+		  "event, path, seen)");
 	check_err(LINK2 "expect clinet ESTABLISHED\n",
 		  "t.lab:4:8: unknown host \"clinet\"; did you mean client?");
 	check_err(LINK2 "expect client\n",
