@@ -7,12 +7,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cmd/cmds.h"
 #include "base/err.h"
 #include "lab/lab.h"
 #include "kernel/privs.h"
+#include "render/grade.h"
+#include "render/report.h"
 #include "run/run.h"
 
 static const char run_usage[] =
@@ -31,10 +34,26 @@ static const char run_usage[] =
 	"  --poll DUR        sock_diag poll interval for the timeline (default 1ms)\n"
 	"  --low-latency     keep the CPUs out of idle states while the lab runs, for\n"
 	"                    precise delays on userlink (idle CPUs spin meanwhile)\n"
+	"  --report FILE.html  the run as one self-contained HTML page (lab file and\n"
+	"                    verdicts, timeline chart, ladder, each connection's path through\n"
+	"                    the TCP state machine, link counters); with several labs FILE is\n"
+	"                    a directory: DIR/LAB.html each, and DIR/index.html\n"
+	"  --junit FILE      the expectations as JUnit XML (one testsuite per lab)\n"
+	"  --tap             the expectations as TAP version 13 on stdout (the text log goes\n"
+	"                    to stderr)\n"
 	"  --json            JSON lines instead of text\n"
 	"  -q, --quiet       print failures and verdicts only\n"
 	"\n"
 	"Exit: 0 every expectation held, 1 one failed, 2 bad lab file or environment.\n";
+
+/* What the command line asked for beyond the run itself. */
+struct run_cli {
+	const char *report;      /* --report */
+	bool report_dir;         /* ... names a directory: one page per lab and an index */
+	const char *junit;
+	bool tap;
+	FILE *txt;               /* where text goes: stdout, or stderr when stdout is TAP */
+};
 
 struct result {
 	char name[LAB_NAME_MAX];
@@ -42,6 +61,8 @@ struct result {
 	int status;   /* LC_EXIT_* */
 	int failed;
 	double seconds;
+	char report[512];        /* the page written, or "" */
+	struct grade_suite suite;
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -91,23 +112,90 @@ static int collect(char **args, int n, char ***files, int *nfiles)
 	return 0;
 }
 
-static void run_one(const char *file, const struct run_opts *o, struct result *res)
+/* The lab file's name without folder and ".lab": a directory run's page names. */
+static void file_stem(const char *file, char *buf, size_t len)
+{
+	const char *b = strrchr(file, '/');
+	b = b ? b + 1 : file;
+	size_t n = strlen(b);
+	if (n > 4 && !strcmp(b + n - 4, ".lab"))
+		n -= 4;
+	snprintf(buf, len, "%.*s", (int)n, b);
+}
+
+static void grade_error(struct grade_suite *g, const char *name, const char *msg)
+{
+	struct grade_case c = {.status = GRADE_ERROR};
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	snprintf(c.detail, sizeof(c.detail), "%s", msg);
+	c.detail[strcspn(c.detail, "\n")] = '\0';
+	grade_add(g, &c);
+}
+
+/* One test case per expectation, and one per step that stopped the lab with an error; an
+ * expectation the lab never reached is skipped. */
+static void grade_fill(struct grade_suite *g, const struct lab *lab, const struct run *r)
+{
+	const struct report_step *rec;
+	int nrec = run_step_records(r, &rec);
+	double prev = 0;
+	const struct report_step *stop = NULL;
+	for (int i = 0; i < nrec; i++)
+		if (!strcmp(rec[i].mark, "ERR"))
+			stop = &rec[i];
+	for (int k = 0; k < lab->nsteps; k++) {
+		const struct lab_step *st = &lab->steps[k];
+		const struct report_step *s = NULL;
+		for (int i = 0; i < nrec && !s; i++)
+			if (rec[i].line == st->pos.line && rec[i].col == st->pos.col)
+				s = &rec[i];
+		if (st->op != LAB_OP_EXPECT && !(s && !strcmp(s->mark, "ERR")))
+			continue;
+		struct grade_case c = {.line = st->pos.line};
+		if (!s) {
+			c.status = GRADE_SKIPPED;
+			snprintf(c.name, sizeof(c.name), "line %d: expectation", st->pos.line);
+			if (stop)
+				snprintf(c.detail, sizeof(c.detail), "not reached: the lab stopped at line %d",
+					 stop->line);
+			else
+				snprintf(c.detail, sizeof(c.detail), "not reached");
+			grade_add(g, &c);
+			continue;
+		}
+		snprintf(c.name, sizeof(c.name), "line %d: %s", s->line, s->text);
+		snprintf(c.detail, sizeof(c.detail), "%s", s->detail);
+		c.status = !strcmp(s->mark, "ok") ? GRADE_PASS
+			 : !strcmp(s->mark, "FAIL") ? GRADE_FAIL : GRADE_ERROR;
+		c.seconds = s->t > prev ? s->t - prev : 0;
+		prev = s->t;
+		grade_add(g, &c);
+	}
+}
+
+static void run_one(const char *file, const struct run_opts *o, const struct run_cli *cli,
+		    struct result *res)
 {
 	struct lc_err e = {0};
 	struct lab *lab = NULL;
 	struct run *r = NULL;
 	double t0 = mono_s();
 	snprintf(res->file, sizeof(res->file), "%s", file);
+	snprintf(res->suite.file, sizeof(res->suite.file), "%s", file);
+	file_stem(file, res->suite.name, sizeof(res->suite.name));
 	char *all = NULL;
 	if (lab_parse_file_errs(file, &lab, &e, &all) < 0) {
 		fprintf(stderr, "%s\n", all ? all : e.msg);
+		grade_error(&res->suite, "the lab file parses", all ? all : e.msg);
 		free(all);
 		res->status = LC_EXIT_USAGE;
 		return;
 	}
 	snprintf(res->name, sizeof(res->name), "%s", lab->name);
+	snprintf(res->suite.name, sizeof(res->suite.name), "%s", lab->name);
 	if (run_new(lab, o, &r, &e) < 0) {
 		fprintf(stderr, "labctl run %s: %s\n", file, e.msg);
+		grade_error(&res->suite, "the lab builds", e.msg);
 		res->status = LC_EXIT_USAGE;
 		goto out;
 	}
@@ -120,10 +208,83 @@ static void run_one(const char *file, const struct run_opts *o, struct result *r
 		res->failed = failed;
 		res->status = failed ? LC_EXIT_FAIL : LC_EXIT_PASS;
 	}
+	grade_fill(&res->suite, lab, r);
+	if (cli->report) {
+		char path[512], stem[256];
+		struct lc_err re = {0};
+		if (cli->report_dir) {
+			file_stem(file, stem, sizeof(stem));
+			snprintf(path, sizeof(path), "%s/%s.html", cli->report, stem);
+		} else {
+			snprintf(path, sizeof(path), "%s", cli->report);
+		}
+		double w0 = mono_s();
+		if (run_write_report(r, failed, failed < 0 ? e.msg : NULL, path, &re) < 0) {
+			fprintf(stderr, "labctl run %s: %s\n", file, re.msg);
+			res->status = LC_EXIT_USAGE;
+		} else {
+			struct stat st;
+			snprintf(res->report, sizeof(res->report), "%s", path);
+			if (!o->json && !o->quiet)
+				fprintf(cli->txt, "report: %s (%lld bytes, written in %.1f ms)\n", path,
+					stat(path, &st) == 0 ? (long long)st.st_size : -1LL,
+					(mono_s() - w0) * 1e3);
+		}
+	}
 out:
 	run_free(r);
 	lab_free(lab);
 	res->seconds = mono_s() - t0;
+	res->suite.seconds = res->seconds;
+}
+
+static int write_index(const char *dir, const struct result *res, int n)
+{
+	char path[512], tmp[600];
+	snprintf(path, sizeof(path), "%s/index.html", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	struct report_index_row *rows = calloc((size_t)n + 1, sizeof(*rows));
+	FILE *f = rows ? fopen(tmp, "we") : NULL;
+	if (!f) {
+		free(rows);
+		return -errno;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *b = strrchr(res[i].report, '/');
+		rows[i] = (struct report_index_row){
+			.name = res[i].name, .file = res[i].file,
+			.href = res[i].report[0] ? (b ? b + 1 : res[i].report) : NULL,
+			.result = res[i].status == LC_EXIT_PASS ? "pass"
+				  : res[i].status == LC_EXIT_FAIL ? "FAIL" : "ERROR",
+			.seconds = res[i].seconds,
+		};
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int rc = report_index_html(f, rows, n, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	if (fclose(f) != 0 || rc < 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		rc = -EIO;
+	}
+	free(rows);
+	return rc;
+}
+
+static int write_junit(const char *path, const struct result *res, int n)
+{
+	struct grade_suite *s = calloc((size_t)n + 1, sizeof(*s));
+	FILE *f = s ? fopen(path, "we") : NULL;
+	if (!f) {
+		free(s);
+		return -errno;
+	}
+	for (int i = 0; i < n; i++)
+		s[i] = res[i].suite;
+	int rc = grade_junit(f, s, n);
+	if (fclose(f) != 0)
+		rc = -EIO;
+	free(s);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -134,9 +295,12 @@ int cmd_run(int argc, char **argv)
 		{"id", required_argument, 0, 'I'},     {"poll", required_argument, 0, 'P'},
 		{"json", no_argument, 0, 'J'},         {"quiet", no_argument, 0, 'q'},
 		{"low-latency", no_argument, 0, 'L'},  {"help", no_argument, 0, 'h'},
+		{"report", required_argument, 0, 'R'}, {"junit", required_argument, 0, 'U'},
+		{"tap", no_argument, 0, 'T'},
 		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.out = stdout, .kind = "run"};
+	struct run_cli cli = {.txt = stdout};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -174,6 +338,9 @@ int cmd_run(int argc, char **argv)
 		case 'J': o.json = true; break;
 		case 'L': o.low_latency = true; break;
 		case 'q': o.quiet = true; break;
+		case 'R': cli.report = optarg; break;
+		case 'U': cli.junit = optarg; break;
+		case 'T': cli.tap = true; break;
 		case 'h': fputs(run_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(run_usage, stderr); return LC_EXIT_USAGE;
 		}
@@ -197,20 +364,52 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "labctl run: --id names one lab; %d were given\n", nfiles);
 		return LC_EXIT_USAGE;
 	}
+	if (cli.tap && o.json) {
+		fprintf(stderr, "labctl run: --tap and --json both want stdout\n");
+		return LC_EXIT_USAGE;
+	}
+	if (cli.tap) {
+		o.out = cli.txt = stderr;
+		grade_tap_head(stdout);
+	}
+	if (cli.report) {
+		struct stat st;
+		cli.report_dir = nfiles > 1 || (stat(cli.report, &st) == 0 && S_ISDIR(st.st_mode));
+		if (cli.report_dir && mkdir(cli.report, 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "labctl run: --report %s: %s\n", cli.report, strerror(errno));
+			return LC_EXIT_USAGE;
+		}
+	}
 	struct result *res = calloc((size_t)nfiles, sizeof(*res));
-	int status = LC_EXIT_PASS;
+	int status = LC_EXIT_PASS, ntap = 0;
 	for (int i = 0; res && i < nfiles; i++) {
-		run_one(files[i], &o, &res[i]);
+		run_one(files[i], &o, &cli, &res[i]);
+		if (cli.tap)
+			grade_tap_suite(stdout, &res[i].suite, &ntap);
 		if (res[i].status == LC_EXIT_USAGE)
 			status = LC_EXIT_USAGE;
 		else if (res[i].status == LC_EXIT_FAIL && status == LC_EXIT_PASS)
 			status = LC_EXIT_FAIL;
 		if (nfiles > 1 && !o.json && !o.quiet)
-			fputc('\n', stdout);
+			fputc('\n', cli.txt);
+	}
+	if (res && cli.tap)
+		grade_tap_plan(stdout, ntap);
+	if (res && cli.junit && write_junit(cli.junit, res, nfiles) < 0) {
+		fprintf(stderr, "labctl run: --junit %s: %s\n", cli.junit, strerror(errno));
+		status = LC_EXIT_USAGE;
+	}
+	if (res && cli.report_dir) {
+		if (write_index(cli.report, res, nfiles) < 0) {
+			fprintf(stderr, "labctl run: %s/index.html: %s\n", cli.report, strerror(errno));
+			status = LC_EXIT_USAGE;
+		} else if (!o.json && !o.quiet) {
+			fprintf(cli.txt, "reports: %s/index.html\n", cli.report);
+		}
 	}
 	if (res && nfiles > 1) {
 		int np = 0, nf = 0, ne = 0;
-		FILE *f = stdout;
+		FILE *f = cli.txt;
 		if (!o.json)
 			fprintf(f, "%-28s %-8s %8s  %s\n", "LAB", "RESULT", "TIME", "FILE");
 		for (int i = 0; i < nfiles; i++) {
@@ -234,8 +433,11 @@ int cmd_run(int argc, char **argv)
 		if (!o.json)
 			fprintf(f, "%d labs: %d passed, %d failed, %d errors\n", nfiles, np, nf, ne);
 	}
-	for (int i = 0; i < nfiles; i++)
+	for (int i = 0; i < nfiles; i++) {
 		free(files[i]);
+		if (res)
+			grade_suite_clear(&res[i].suite);
+	}
 	free(files);
 	free(res);
 	return status;

@@ -41,6 +41,18 @@ int run_steps(struct run *r, struct lc_err *e);
 /* The end of the report: timeline, ladders, verdict line. */
 void run_report(struct run *r, int failed);
 const char *run_id(const struct run *r);
+
+/* The steps as they ran, in order (render/report.h), for grading output; valid until
+ * run_free(). */
+struct report_step;
+int run_step_records(const struct run *r, const struct report_step **out);
+/* After run_report(): the run as one HTML page at path (render/report.h).  failed is what
+ * run_steps() returned, error its message when negative (else NULL). */
+int run_write_report(struct run *r, int failed, const char *error, const char *path,
+		     struct lc_err *e);
+/* The state machine of every connection side drawn (DIR/LABID-fsm-N-HOST.svg); *written
+ * says how many files. */
+int run_write_fsms(struct run *r, const char *dir, int *written, struct lc_err *e);
 /* Run the loop until SIGTERM/SIGINT (the supervisor of labctl up). */
 void run_hold(struct run *r);
 void run_free(struct run *r);

@@ -17,6 +17,7 @@
 struct run_capture {
 	struct capture *cap;
 	char path[512];
+	int host;
 	uint64_t packets;
 	bool stopped;
 };
@@ -58,6 +59,7 @@ int run_capture_start(struct run *r, struct lc_err *e)
 			struct run_capture *c = &r->caps[r->ncaps];
 			snprintf(c->path, sizeof(c->path), "%s/%s-%s.pcap", dir, r->topo->hosts[h].ns,
 				 dev);
+			c->host = h;
 			int rc = capture_start(r->topo->hosts[h].fd, dev, c->path, &c->cap, e);
 			if (rc < 0)
 				return err_prefix(e, "capturing %s in host %s: ", dev, lab->hosts[h].name);
@@ -163,6 +165,7 @@ void run_capture_report(struct run *r)
 	char svg[PATH_MAX];
 	if (write_svg(r, l, &o, svg, sizeof(svg), &e) < 0)
 		goto fail;
+	run_record_ladder(r, l, &o, n);
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"ladder\",\"file\":");
 		run_json_str(f, svg);
@@ -193,6 +196,15 @@ fail:
 	}
 out:
 	ladder_free(l);
+}
+
+int run_capture_file(const struct run *r, int i, const char **path, int *host)
+{
+	if (i < 0 || i >= r->ncaps)
+		return -ENOENT;
+	*path = r->caps[i].path;
+	*host = r->caps[i].host;
+	return 0;
 }
 
 void run_capture_free(struct run *r)

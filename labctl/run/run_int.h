@@ -37,6 +37,7 @@ struct run_event {
 };
 
 struct run_capture;
+struct run_record;
 
 struct run {
 	const struct lab *lab;
@@ -78,6 +79,9 @@ struct run {
 	/* capture */
 	struct run_capture *caps;
 	int ncaps;
+
+	/* what the report and the grading output need (run_report.c) */
+	struct run_record *rec;
 };
 
 void run_sleep(struct run *r, int64_t ns);
@@ -104,5 +108,19 @@ void run_observe_free(struct run *r);
 int run_capture_start(struct run *r, struct lc_err *e);
 void run_capture_report(struct run *r);
 void run_capture_free(struct run *r);
+/* The i-th capture file and the host it was taken on; -ENOENT past the last. */
+int run_capture_file(const struct run *r, int i, const char **path, int *host);
+
+/* run.c */
+bool run_link_shown(const struct run *r, int link);
+
+/* run_report.c: the records the report is made of. */
+struct ladder;
+struct ladder_render_opts;
+void run_record_step(struct run *r, const struct lab_step *st, const char *mark,
+		     const char *detail, const char *text, double t);
+void run_record_ladder(struct run *r, const struct ladder *l, const struct ladder_render_opts *o,
+		       size_t nconns);
+void run_record_free(struct run *r);
 
 #endif
