@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,10 @@ static const char run_usage[] =
 	"  --junit FILE      the expectations as JUnit XML (one testsuite per lab)\n"
 	"  --tap             the expectations as TAP version 13 on stdout (the text log goes\n"
 	"                    to stderr)\n"
+	"  --step            pause before each step (expectations run at once), with the lab\n"
+	"                    exposed: Enter runs the next step, c the rest, q stops and tears\n"
+	"                    down; between steps, the sockets of the hosts the last step\n"
+	"                    touched (needs a terminal)\n"
 	"  --json            JSON lines instead of text\n"
 	"  -q, --quiet       print failures and verdicts only\n"
 	"\n"
@@ -173,6 +178,73 @@ static void grade_fill(struct grade_suite *g, const struct lab *lab, const struc
 	}
 }
 
+/* --step: the terminal, and which steps ran since the last pause. */
+struct stepper {
+	int fd;                  /* the terminal */
+	struct termios saved;
+	bool raw;
+	int next;                /* index of the first step not yet shown */
+	FILE *out;
+};
+
+static int step_key(struct run *r, struct stepper *sp)
+{
+	for (;;) {
+		if (run_wait_readable(r, sp->fd) < 0)
+			return 'q';
+		char c;
+		ssize_t n = read(sp->fd, &c, 1);
+		if (n == 0)
+			return 'q';  /* the terminal went away */
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return 'q';
+		}
+		if (c == '\n' || c == '\r' || c == ' ')
+			return '\n';
+		if (c == 'c' || c == 'C')
+			return 'c';
+		if (c == 'q' || c == 'Q' || c == 4 /* ^D */)
+			return 'q';
+	}
+}
+
+static enum run_step_answer on_step(struct run *r, const struct lab_step *st, const char *text,
+				    void *arg)
+{
+	struct stepper *sp = arg;
+	const struct lab *lab = run_lab(r);
+	int idx = (int)(st - lab->steps);
+	/* The sockets of the hosts the steps since the last pause acted on or connected to. */
+	bool touched[LAB_MAX_HOSTS] = {0};
+	for (int k = sp->next; k < idx && k < lab->nsteps; k++) {
+		const struct lab_step *s = &lab->steps[k];
+		if (s->host >= 0 && s->host < LAB_MAX_HOSTS && s->op != LAB_OP_EXPECT)
+			touched[s->host] = true;
+		if (s->op == LAB_OP_CONNECT && s->u.connect.target_host >= 0)
+			touched[s->u.connect.target_host] = true;
+	}
+	for (int h = 0; h < lab->nhosts && h < LAB_MAX_HOSTS; h++) {
+		if (!touched[h])
+			continue;
+		struct lc_err e = {0};
+		fprintf(sp->out, "--- sockets of %s (labctl ss %s-%s) ---\n", lab->hosts[h].name,
+			run_id(r), lab->hosts[h].name);
+		fflush(sp->out);
+		if (run_print_sockets(r, h, sp->out, &e) < 0)
+			fprintf(sp->out, "  %s\n", e.msg);
+	}
+	sp->next = idx;
+	fprintf(sp->out, "next: line %d: %s\n[Enter] run it   [c] run the rest   [q] stop and tear "
+		"down > ", st->pos.line, text);
+	fflush(sp->out);
+	int k = step_key(r, sp);
+	fputc('\n', sp->out);
+	fflush(sp->out);
+	return k == 'q' ? RUN_STEP_QUIT : k == 'c' ? RUN_STEP_ALL : RUN_STEP_NEXT;
+}
+
 static void run_one(const char *file, const struct run_opts *o, const struct run_cli *cli,
 		    struct result *res)
 {
@@ -296,11 +368,13 @@ int cmd_run(int argc, char **argv)
 		{"json", no_argument, 0, 'J'},         {"quiet", no_argument, 0, 'q'},
 		{"low-latency", no_argument, 0, 'L'},  {"help", no_argument, 0, 'h'},
 		{"report", required_argument, 0, 'R'}, {"junit", required_argument, 0, 'U'},
-		{"tap", no_argument, 0, 'T'},
+		{"tap", no_argument, 0, 'T'},          {"step", no_argument, 0, 'Z'},
 		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.out = stdout, .kind = "run"};
 	struct run_cli cli = {.txt = stdout};
+	bool step = false;
+	struct stepper sp = {.fd = -1, .out = stdout};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -341,12 +415,33 @@ int cmd_run(int argc, char **argv)
 		case 'R': cli.report = optarg; break;
 		case 'U': cli.junit = optarg; break;
 		case 'T': cli.tap = true; break;
+		case 'Z': step = true; break;
 		case 'h': fputs(run_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(run_usage, stderr); return LC_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		fputs(run_usage, stderr);
+		return LC_EXIT_USAGE;
+	}
+	if (step) {
+		/* The instructor runs ss or tcpdump in another terminal meanwhile: expose. */
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr, "labctl run --step: needs a terminal on stdin to read Enter, c "
+				"or q from; run it without --step when there is none\n");
+			return LC_EXIT_USAGE;
+		}
+		if (o.json || cli.tap) {
+			fprintf(stderr, "labctl run --step: not with --json or --tap\n");
+			return LC_EXIT_USAGE;
+		}
+		sp.fd = STDIN_FILENO;
+		o.expose = true;
+		o.step_hook = on_step;
+		o.step_arg = &sp;
+	}
+	if (cli.tap && o.json) {
+		fprintf(stderr, "labctl run: --tap and --json both want stdout\n");
 		return LC_EXIT_USAGE;
 	}
 	struct lc_err e = {0};
@@ -364,10 +459,6 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "labctl run: --id names one lab; %d were given\n", nfiles);
 		return LC_EXIT_USAGE;
 	}
-	if (cli.tap && o.json) {
-		fprintf(stderr, "labctl run: --tap and --json both want stdout\n");
-		return LC_EXIT_USAGE;
-	}
 	if (cli.tap) {
 		o.out = cli.txt = stderr;
 		grade_tap_head(stdout);
@@ -379,6 +470,14 @@ int cmd_run(int argc, char **argv)
 			fprintf(stderr, "labctl run: --report %s: %s\n", cli.report, strerror(errno));
 			return LC_EXIT_USAGE;
 		}
+	}
+	/* Single keys, unechoed (^C still interrupts); restored before returning. */
+	if (step && tcgetattr(sp.fd, &sp.saved) == 0) {
+		struct termios t = sp.saved;
+		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		sp.raw = tcsetattr(sp.fd, TCSANOW, &t) == 0;
 	}
 	struct result *res = calloc((size_t)nfiles, sizeof(*res));
 	int status = LC_EXIT_PASS, ntap = 0;
@@ -433,6 +532,8 @@ int cmd_run(int argc, char **argv)
 		if (!o.json)
 			fprintf(f, "%d labs: %d passed, %d failed, %d errors\n", nfiles, np, nf, ne);
 	}
+	if (sp.raw)
+		tcsetattr(sp.fd, TCSANOW, &sp.saved);
 	for (int i = 0; i < nfiles; i++) {
 		free(files[i]);
 		if (res)

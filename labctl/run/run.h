@@ -16,6 +16,14 @@
 #include "base/err.h"
 #include "lab/lab.h"
 
+struct run;
+struct lab_step;
+
+/* --step: what the hook answers before a step. */
+enum run_step_answer { RUN_STEP_NEXT, RUN_STEP_ALL, RUN_STEP_QUIT };
+typedef enum run_step_answer (*run_step_hook)(struct run *r, const struct lab_step *st,
+					      const char *text, void *arg);
+
 struct run_opts {
 	const char *engine;       /* auto|netem|userlink|veth; NULL = auto */
 	uint64_t seed;
@@ -29,6 +37,10 @@ struct run_opts {
 	int64_t poll_ns;          /* sock_diag poll interval; default 1 ms */
 	FILE *out;
 	const char *kind;         /* registry kind when exposed: "run" or "up" */
+	/* Called before every step that is not an expectation (an expectation checks what
+	 * the step before it did, so it runs at once); text is the step's source. */
+	run_step_hook step_hook;
+	void *step_arg;
 };
 
 struct run;
@@ -53,6 +65,11 @@ int run_write_report(struct run *r, int failed, const char *error, const char *p
 /* The state machine of every connection side drawn (DIR/LABID-fsm-N-HOST.svg); *written
  * says how many files. */
 int run_write_fsms(struct run *r, const char *dir, int *written, struct lc_err *e);
+/* Run the loop (agents, the poller) until fd is readable: 0, or -EINTR on SIGINT/SIGTERM. */
+int run_wait_readable(struct run *r, int fd);
+/* The sockets of host h on the lab's ports, as labctl ss prints them. */
+int run_print_sockets(struct run *r, int h, FILE *out, struct lc_err *e);
+const struct lab *run_lab(const struct run *r);
 /* Run the loop until SIGTERM/SIGINT (the supervisor of labctl up). */
 void run_hold(struct run *r);
 void run_free(struct run *r);

@@ -137,6 +137,13 @@ void run_capture_report(struct run *r)
 				(unsigned long long)r->caps[i].packets);
 		}
 	}
+	/* Nothing captured (the lab was stopped before its first packet): no ladder to draw,
+	 * and ladder_build() must not be handed an empty packet array (qsort(NULL, 0)). */
+	uint64_t total = 0;
+	for (int i = 0; i < r->ncaps; i++)
+		total += r->caps[i].packets;
+	if (total == 0)
+		goto out;
 	if (ladder_new(&l, &e) < 0)
 		goto fail;
 	for (int i = 0; i < r->ncaps; i++)
