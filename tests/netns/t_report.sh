@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# labctl run --report, --junit, --tap and --step, each read by the tool its readers use:
+#
+# - the HTML report is loaded by a real browser (Debian's chromium, headless) from a file URL
+#   inside a network namespace with nothing but loopback (the network is off: the page must
+#   not need it), which dumps its DOM and takes a screenshot.  reportcheck.py holds the DOM to
+#   the run's own --json output: every step line with its verdict, one lane and one
+#   state-machine figure per connection side, the highlighted transitions in order, the
+#   textbook path on the handshake, the ladder's arrows, no http(s) URL.  xmllint checks the
+#   page (well-formed XML, so every inline SVG is too) and every SVG the run wrote;
+# - JUnit against tests/data/junit/junit.xsd (xmllint --schema); TAP through prove;
+# - --step through a pseudo-terminal (stepdrive.py): Enter, c, and q, after which nothing of
+#   the lab is left (binds, registry entry, processes in its namespaces).
+#
+# SHOT=FILE copies the screenshot there (docs/img/report.png was taken so).
+source "$(dirname "$0")/lib.sh"
+need_root
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$ROOT/tests/netns
+LAB=$ROOT/labs/handshake.lab
+WRONG=$ROOT/tests/labs-wrong/handshake-passive-time-wait.lab
+XSD=$ROOT/tests/data/junit/junit.xsd
+D=$T_TMP
+cd "$D" || exit 1
+
+# browser OUT_FLAG FILE...: headless chromium, no network, a profile of its own.
+browser() {
+	local prof; prof=$(mktemp -d "$D/chrome.XXXXXX")
+	timeout 60 unshare -n chromium --headless --no-sandbox --disable-gpu --disable-quic \
+		--no-first-run --disable-background-networking --disable-component-update \
+		--disable-sync --user-data-dir="$prof" --hide-scrollbars "$@" 2>>"$D/chrome.err"
+	local rc=$?
+	rm -rf "$prof"
+	return $rc
+}
+
+# ---- the report of a passing run, with the timeline's JSON to check it against ----
+"$LABCTL" run "$LAB" --json --capture "$D/cap" --report "$D/h.html" --junit "$D/h.xml" \
+	>"$D/h.jsonl" 2>"$D/h.err"
+check_eq "handshake with --report --junit --capture passes" "$?" 0 || tail -5 "$D/h.err"
+check "the report is a file" test -s "$D/h.html"
+check "the report is well-formed (xmllint): so is every inline SVG" xmllint --noout "$D/h.html"
+nsvg=0 badsvg=""
+for f in "$D"/cap/*.svg; do
+	nsvg=$((nsvg + 1))
+	xmllint --noout "$f" 2>>"$D/xmllint.err" || badsvg+=" $f"
+done
+check_eq "every SVG the run wrote is valid XML ($nsvg: ladder and state machines)" "$badsvg" ""
+nfsm=$(ls "$D"/cap/*-fsm-*.svg 2>/dev/null | wc -l)
+nside=$(grep -c '"type":"timeline"' "$D/h.jsonl")
+check_eq "one state-machine SVG per connection side beside the pcaps" "$nfsm" "$nside"
+check_eq "the page names no http(s) URL" "$(grep -Eoc 'https?://' "$D/h.html")" 0
+
+if ! command -v chromium >/dev/null; then
+	skip "report in a browser: no chromium (make deps installs it)"
+else
+	browser --dump-dom "file://$D/h.html" >"$D/dom.html"
+	check "chromium loads the page offline and dumps its DOM" test -s "$D/dom.html" ||
+		tail -5 "$D/chrome.err"
+	arrows=$("$LABCTL" ladder "$D"/cap/*.pcap | grep -c arrives)
+	python3 "$HERE/reportcheck.py" "$D/dom.html" "$D/h.jsonl" 8080 "$arrows" >"$D/check.tap"
+	cat "$D/check.tap"
+	T_FAILS=$((T_FAILS + $(grep -c '^not ok' "$D/check.tap")))
+	browser --window-size=1200,2400 --screenshot="$D/shot.png" "file://$D/h.html" >/dev/null
+	check "chromium takes a screenshot" bash -c "[ \"\$(head -c 4 '$D/shot.png' | od -An -c | tr -d ' ')\" = '211PNG' ] && [ \$(stat -c %s '$D/shot.png') -gt 20000 ]"
+	[ -n "${SHOT:-}" ] && cp "$D/shot.png" "$SHOT"
+fi
+
+check "JUnit validates against the schema" xmllint --noout --schema "$XSD" "$D/h.xml"
+check_eq "JUnit: one testcase per expectation" "$(grep -c '<testcase ' "$D/h.xml")" \
+	"$(grep -c '^expect' "$LAB")"
+
+# ---- a directory run: a passing and a failing lab; index page, JUnit, TAP ----
+"$LABCTL" run "$LAB" "$WRONG" --report "$D/rep" --junit "$D/two.xml" --tap >"$D/two.tap" 2>"$D/two.err"
+check_eq "a run with a failing lab exits 1" "$?" 1
+check "index page and one page per lab" test -s "$D/rep/index.html" -a -s "$D/rep/handshake.html" \
+	-a -s "$D/rep/handshake-passive-time-wait.html"
+check "the index links each lab's page" bash -c "grep -q 'href=\"handshake.html\"' '$D/rep/index.html' && grep -q 'href=\"handshake-passive-time-wait.html\"' '$D/rep/index.html'"
+fline=$(grep -n 'expect server TIME_WAIT port 8080' "$WRONG" | cut -d: -f1)
+check "the failing step's line is marked FAIL in its page" \
+	grep -q "data-line=\"$fline\".*data-result=\"FAIL\"" "$D/rep/handshake-passive-time-wait.html"
+check "JUnit of two labs validates" xmllint --noout --schema "$XSD" "$D/two.xml"
+check_eq "JUnit: two testsuites" "$(grep -c '<testsuite ' "$D/two.xml")" 2
+check "JUnit: the failure says what was seen" grep -q '<failure message="saw 0 TIME_WAIT' "$D/two.xml"
+prove --exec cat "$D/two.tap" >"$D/prove.out" 2>&1
+check_eq "prove reads the TAP and finds the failure" "$?" 1
+check "prove: 1 of the test points failed" grep -q 'Failed 1/' "$D/prove.out" || cat "$D/prove.out"
+"$LABCTL" run "$LAB" --tap 2>/dev/null >"$D/one.tap"
+prove --exec cat "$D/one.tap" >"$D/prove1.out" 2>&1
+check_eq "prove passes the handshake's TAP" "$?" 0 || cat "$D/prove1.out"
+
+# ---- --step through a pseudo-terminal ----
+"$LABCTL" run --step "$LAB" </dev/null >/dev/null 2>"$D/noterm.err"
+check_eq "--step without a terminal exits 2" "$?" 2
+check "... saying it needs one" grep -q 'needs a terminal' "$D/noterm.err"
+ID=rep$T_SUFFIX
+python3 "$HERE/stepdrive.py" enter,enter,c "$D/step.log" -- "$LABCTL" run --step --id "$ID" "$LAB"
+check_eq "--step: Enter, Enter, c runs the lab to PASS (exit 0)" "$?" 0 || tail -5 "$D/step.log"
+check_eq "--step: paused three times (listen, connect, then c)" \
+	"$(grep -c 'stop and tear down >' "$D/step.log")" 3
+check "--step: shows the touched host's sockets between steps" grep -q -- '--- sockets of server' "$D/step.log"
+check "--step: PASS" grep -q '^PASS handshake' "$D/step.log"
+# q: record the lab's namespaces while it is paused, then check none outlives labctl.
+python3 "$HERE/stepdrive.py" enter,q "$D/stepq.log" --at 2 \
+	"for n in /run/netns/$ID-*; do stat -L -c %i \$n; done > '$D/inodes'; ls /run/labctl > '$D/reg' 2>/dev/null" \
+	-- "$LABCTL" run --step --id "$ID" "$LAB"
+rc=$?
+check_eq "--step: q stops the run (exit 2)" "$rc" 2
+check_eq "--step: the lab was exposed while paused (two binds)" "$(wc -l <"$D/inodes")" 2
+check "--step: it was registered while paused" grep -q "^$ID" "$D/reg"
+check_eq "--step: after q no bind is left" "$(ls /run/netns | grep -c "^$ID-")" 0
+check_eq "--step: after q no registry entry is left" "$(ls /run/labctl 2>/dev/null | grep -c "^$ID")" 0
+# procs_in_lab: the pids whose network namespace is one of the lab's (none once all is gone).
+procs_in_lab() {
+	local p ino
+	for p in /proc/[0-9]*; do
+		ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+		grep -qx "$ino" "$D/inodes" && echo "${p#/proc/}"
+	done
+}
+# Agents die by PDEATHSIG, asynchronously: wait for the condition, not for a time.
+wait_for 10 bash -c "[ -z \"\$(D='$D'; $(declare -f procs_in_lab); procs_in_lab)\" ]"
+left=$(procs_in_lab | tr '\n' ' ')
+check_eq "--step: after q no process is left in the lab's namespaces" "$left" ""
+
+t_done
