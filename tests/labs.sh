@@ -12,11 +12,13 @@ log=$(mktemp /tmp/labctl-labs.XXXXXX)
 # Labs run in an empty directory: a lab's `capture` statement writes pcaps to the current one.
 wd=$(mktemp -d /tmp/labctl-labs-wd.XXXXXX)
 trap 'rm -f "$log"; rm -rf "$wd"' EXIT
+# Each run also writes its HTML report (--report), which must come out well-formed.
 run_lab() {
 	local lab=$PWD/$1
 	rm -f "$wd"/*
-	(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" "$lab")
+	(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" --report "$wd/report.html" "$lab")
 }
+report_ok() { [ -s "$wd/report.html" ] && { ! command -v xmllint >/dev/null || xmllint --noout "$wd/report.html"; }; }
 # The catalogue, plus the labs that use drop rules (tests/data/labs/rule-*.lab): those must
 # pass on userlink and be refused on netem with the reason.
 for f in labs/*.lab tests/data/labs/rule-*.lab; do
@@ -35,6 +37,8 @@ for f in labs/*.lab tests/data/labs/rule-*.lab; do
 	ENGINE=$engine run_lab "$f" >"$log" 2>&1; rc=$?
 	if [ $rc -eq 0 ]; then echo "ok - $f passes on $engine ($((SECONDS - t0))s)"
 	else echo "not ok - $f exited $rc on $engine"; sed 's/^/# /' "$log" | tail -40; fi
+	if report_ok; then echo "ok - $f writes its report ($(grep -o '^report: .*' "$log" | sed 's/.*(//; s/)$//'))"
+	else echo "not ok - $f: no well-formed report"; fi
 done
 for f in tests/labs-wrong/*.lab; do
 	[ -f "$f" ] || continue
