@@ -148,7 +148,7 @@ static void head(FILE *out, const struct report_run *rr)
 	put_date(out, rr->start_real_ns);
 	fputs("</td></tr>\n</table>\n</header>\n", out);
 	fputs("<nav><a href=\"#steps\">steps</a><a href=\"#timeline\">timeline</a>"
-	      "<a href=\"#ladder\">ladder</a><a href=\"#fsm\">state machine</a>"
+	      "<a href=\"#fsm\">state machine</a><a href=\"#ladder\">ladder</a>"
 	      "<a href=\"#links\">links</a>", out);
 	if (rr->nlogs)
 		fputs("<a href=\"#logs\">programs</a>", out);
@@ -520,8 +520,8 @@ int report_html(FILE *out, const struct report_run *rr)
 	head(out, rr);
 	source(out, rr);
 	chart(out, rr);
-	ladder(out, rr);
 	fsms(out, rr);
+	ladder(out, rr);
 	links(out, rr);
 	logs(out, rr);
 	files(out, rr);

@@ -61,7 +61,7 @@ else
 	python3 "$HERE/reportcheck.py" "$D/dom.html" "$D/h.jsonl" 8080 "$arrows" >"$D/check.tap"
 	cat "$D/check.tap"
 	T_FAILS=$((T_FAILS + $(grep -c '^not ok' "$D/check.tap")))
-	browser --window-size=1200,2400 --screenshot="$D/shot.png" "file://$D/h.html" >/dev/null
+	browser --window-size=1100,2300 --screenshot="$D/shot.png" "file://$D/h.html" >/dev/null
 	check "chromium takes a screenshot" bash -c "[ \"\$(head -c 4 '$D/shot.png' | od -An -c | tr -d ' ')\" = '211PNG' ] && [ \$(stat -c %s '$D/shot.png') -gt 20000 ]"
 	[ -n "${SHOT:-}" ] && cp "$D/shot.png" "$SHOT"
 fi
