@@ -132,7 +132,7 @@ void run_capture_report(struct run *r)
 			fprintf(f, "{\"type\":\"capture\",\"file\":");
 			run_json_str(f, r->caps[i].path);
 			fprintf(f, ",\"packets\":%llu}\n", (unsigned long long)r->caps[i].packets);
-		} else {
+		} else if (!r->o.quiet) {
 			fprintf(f, "capture: %s (%llu packets)\n", r->caps[i].path,
 				(unsigned long long)r->caps[i].packets);
 		}
