@@ -14,6 +14,7 @@
 
 #include "kernel/pcapdl.h"
 #include "render/ladder.h"
+#include "render/pktfsm.h"
 #include "render/report.h"
 #include "render/tcpfsm.h"
 #include "run/run_int.h"
@@ -253,53 +254,6 @@ static int pkt_add(struct side_src *s, int64_t t)
 	return 0;
 }
 
-/* The TCP 4-tuple of an Ethernet or raw IP frame; false when it is not TCP. */
-static bool frame_tuple(int dlt, const uint8_t *p, size_t len, int *family, const uint8_t **src,
-			const uint8_t **dst, uint16_t *sport, uint16_t *dport)
-{
-	if (dlt == DLT_EN10MB) {
-		if (len < 14)
-			return false;
-		uint16_t et = (uint16_t)(p[12] << 8 | p[13]);
-		p += 14;
-		len -= 14;
-		if (et == 0x8100 && len >= 4) {
-			et = (uint16_t)(p[2] << 8 | p[3]);
-			p += 4;
-			len -= 4;
-		}
-		if (et != 0x0800 && et != 0x86dd)
-			return false;
-	} else if (dlt != DLT_RAW) {
-		return false;
-	}
-	if (len < 1)
-		return false;
-	size_t off;
-	if ((p[0] >> 4) == 4) {
-		if (len < 20 || p[9] != IPPROTO_TCP)
-			return false;
-		*family = AF_INET;
-		*src = p + 12;
-		*dst = p + 16;
-		off = (size_t)(p[0] & 15) * 4;
-	} else if ((p[0] >> 4) == 6) {
-		if (len < 40 || p[6] != IPPROTO_TCP)
-			return false;
-		*family = AF_INET6;
-		*src = p + 8;
-		*dst = p + 24;
-		off = 40;
-	} else {
-		return false;
-	}
-	if (len < off + 4)
-		return false;
-	*sport = (uint16_t)(p[off] << 8 | p[off + 1]);
-	*dport = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
-	return true;
-}
-
 static void ticks_from(struct run *r, struct sides *ss, const char *path, int host)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
@@ -316,21 +270,19 @@ static void ticks_from(struct run *r, struct sides *ss, const char *path, int ho
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	while (sym_pcap_next_ex(p, &h, &data) == 1) {
-		int fam;
-		const uint8_t *src, *dst;
-		uint16_t sp, dp;
-		if (!frame_tuple(dlt, data, h->caplen, &fam, &src, &dst, &sp, &dp))
+		struct pktfsm_seg sg;
+		if (!pktfsm_frame_tcp(dlt, data, h->caplen, &sg))
 			continue;
 		int64_t t = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec - r->t0_real;
-		size_t al = fam == AF_INET ? 4 : 16;
+		size_t al = sg.family == AF_INET ? 4 : 16;
 		for (int i = 0; i < ss->n; i++) {
 			const struct timeline_conn *c = timeline_conn(r->tl, ss->v[i].ci);
-			if (c->host != host || c->family != fam)
+			if (c->host != host || c->family != sg.family)
 				continue;
-			bool out = sp == c->lport && dp == c->rport && !memcmp(src, c->laddr, al) &&
-				   !memcmp(dst, c->raddr, al);
-			bool in = dp == c->lport && sp == c->rport && !memcmp(dst, c->laddr, al) &&
-				  !memcmp(src, c->raddr, al);
+			bool out = sg.sport == c->lport && sg.dport == c->rport &&
+				   !memcmp(sg.src, c->laddr, al) && !memcmp(sg.dst, c->raddr, al);
+			bool in = sg.dport == c->lport && sg.sport == c->rport &&
+				  !memcmp(sg.dst, c->laddr, al) && !memcmp(sg.src, c->raddr, al);
 			if ((out || in) && pkt_add(&ss->v[i], t) < 0)
 				goto done;
 		}

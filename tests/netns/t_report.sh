@@ -51,6 +51,21 @@ nside=$(grep -c '"type":"timeline"' "$D/h.jsonl")
 check_eq "one state-machine SVG per connection side beside the pcaps" "$nfsm" "$nside"
 check_eq "the page names no http(s) URL" "$(grep -Eoc 'https?://' "$D/h.html")" 0
 
+# The same figure from the packets alone (labctl ladder --fsm): the capture sees every
+# state, even the server's CLOSE_WAIT that the 1 ms poller may miss.
+edges() {
+	grep -o 'data-edge="[^"]*" data-order="[^"]*"' "$1" | sed 's/data-edge="\([^"]*\)" data-order="\([^"]*\)"/\2 \1/' |
+		sort -n | cut -d' ' -f2 | tr '\n' ' '
+}
+"$LABCTL" ladder "$D"/cap/*.pcap --fsm "$D/pf" -o /dev/null
+check_eq "ladder --fsm writes both sides' figures" "$(ls "$D"/pf-1-left.svg "$D"/pf-1-right.svg 2>/dev/null | wc -l)" 2
+check "... valid XML" xmllint --noout "$D/pf-1-left.svg" "$D/pf-1-right.svg"
+check "... labelled as inferred from packets" grep -q 'inferred from packets' "$D/pf-1-left.svg"
+check_eq "ladder --fsm: the client's textbook path" "$(edges "$D/pf-1-left.svg")" \
+	"CLOSED>SYN_SENT SYN_SENT>ESTABLISHED ESTABLISHED>FIN_WAIT_1 FIN_WAIT_1>TIME_WAIT "
+check_eq "ladder --fsm: the server's, CLOSE_WAIT included" "$(edges "$D/pf-1-right.svg")" \
+	"LISTEN>SYN_RECV SYN_RECV>ESTABLISHED ESTABLISHED>CLOSE_WAIT CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSED "
+
 if ! command -v chromium >/dev/null; then
 	skip "report in a browser: no chromium (make deps installs it)"
 else
@@ -100,27 +115,36 @@ check_eq "--step: paused three times (listen, connect, then c)" \
 	"$(grep -c 'stop and tear down >' "$D/step.log")" 3
 check "--step: shows the touched host's sockets between steps" grep -q -- '--- sockets of server' "$D/step.log"
 check "--step: PASS" grep -q '^PASS handshake' "$D/step.log"
-# q: record the lab's namespaces while it is paused, then check none outlives labctl.
-python3 "$HERE/stepdrive.py" enter,q "$D/stepq.log" --at 2 \
-	"for n in /run/netns/$ID-*; do stat -L -c %i \$n; done > '$D/inodes'; ls /run/labctl > '$D/reg' 2>/dev/null" \
+# q: while the lab is paused, record its namespaces and the processes in them (pid and
+# start time: a pid may be reused), then check that none outlives labctl.  Inode numbers of
+# freed namespaces are reused at once by other tests' namespaces, so processes are matched
+# by identity, not by the namespace they are in later.
+cat >"$D/snap.sh" <<SNAP
+for n in /run/netns/$ID-*; do stat -L -c %i "\$n"; done > '$D/inodes'
+ls /run/labctl > '$D/reg' 2>/dev/null
+for p in /proc/[0-9]*; do
+	ino=\$(stat -L -c %i "\$p/ns/net" 2>/dev/null) || continue
+	grep -qx "\$ino" '$D/inodes' && echo "\${p#/proc/} \$(cut -d' ' -f22 "\$p/stat" 2>/dev/null)"
+done > '$D/procs'
+SNAP
+python3 "$HERE/stepdrive.py" enter,q "$D/stepq.log" --at 2 "bash '$D/snap.sh'" \
 	-- "$LABCTL" run --step --id "$ID" "$LAB"
 rc=$?
 check_eq "--step: q stops the run (exit 2)" "$rc" 2
 check_eq "--step: the lab was exposed while paused (two binds)" "$(wc -l <"$D/inodes")" 2
 check "--step: it was registered while paused" grep -q "^$ID" "$D/reg"
+check "--step: its agents were running while paused" test -s "$D/procs"
 check_eq "--step: after q no bind is left" "$(ls /run/netns | grep -c "^$ID-")" 0
 check_eq "--step: after q no registry entry is left" "$(ls /run/labctl 2>/dev/null | grep -c "^$ID")" 0
-# procs_in_lab: the pids whose network namespace is one of the lab's (none once all is gone).
-procs_in_lab() {
-	local p ino
-	for p in /proc/[0-9]*; do
-		ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
-		grep -qx "$ino" "$D/inodes" && echo "${p#/proc/}"
-	done
+# still_there: the recorded processes that are still alive (same pid, same start time).
+still_there() {
+	local pid start
+	while read -r pid start; do
+		[ "$(cut -d' ' -f22 /proc/"$pid"/stat 2>/dev/null)" = "$start" ] && echo "$pid"
+	done <"$D/procs"
 }
 # Agents die by PDEATHSIG, asynchronously: wait for the condition, not for a time.
-wait_for 10 bash -c "[ -z \"\$(D='$D'; $(declare -f procs_in_lab); procs_in_lab)\" ]"
-left=$(procs_in_lab | tr '\n' ' ')
-check_eq "--step: after q no process is left in the lab's namespaces" "$left" ""
+wait_for 10 bash -c "[ -z \"\$(D='$D'; $(declare -f still_there); still_there)\" ]"
+check_eq "--step: after q no process of the lab is left" "$(still_there | tr '\n' ' ')" ""
 
 t_done

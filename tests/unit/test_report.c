@@ -11,8 +11,12 @@
 #include <string.h>
 
 #include "render/grade.h"
+#include "render/ladder.h"
+#include "render/pktfsm.h"
 #include "render/report.h"
 #include "render/tcpfsm.h"
+
+#define DATA "tests/data/pcap/"
 
 static char *render_fsm(enum lab_tcp_state start, const enum lab_tcp_state *st, int n,
 			bool standalone)
@@ -185,6 +189,60 @@ static void test_grade(void **state)
 	grade_suite_clear(&s);
 }
 
+/* Both sides' states as the recorded captures (tests/netns/t_capture.sh, both ends of the
+ * link) imply them, as "STATE STATE ..." after the start. */
+static void infer(const char *name, const char *want_left, const char *want_right)
+{
+	char a[256], b[256];
+	snprintf(a, sizeof(a), DATA "%s.pcap", name);
+	snprintf(b, sizeof(b), DATA "%s-tcpdump.pcap", name);
+	const char *files[] = {a, b};
+	struct ladder *l;
+	struct lc_err e = {0};
+	assert_int_equal(ladder_new(&l, &e), 0);
+	assert_int_equal(ladder_add_pcap(l, a, &e), 0);
+	assert_int_equal(ladder_add_pcap(l, b, &e), 0);
+	assert_int_equal(ladder_build(l, &e), 0);
+	struct ladder_conn_info in;
+	assert_int_equal(ladder_conn_info(l, 1, &in), 0);
+	struct pktfsm_side sides[2];
+	assert_int_equal(pktfsm_infer(files, 2, in.left, in.right, in.first_ns, in.last_ns, sides,
+				      &e), 0);
+	const char *want[2] = {want_left, want_right};
+	for (int s = 0; s < 2; s++) {
+		char got[512] = "";
+		for (int i = 0; i < sides[s].n; i++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
+				 lab_state_name(sides[s].states[i]));
+		assert_string_equal(got, want[s]);
+	}
+	assert_int_equal(sides[0].start, LAB_TCP_CLOSE);
+	assert_int_equal(sides[1].start, LAB_TCP_LISTEN);
+	ladder_free(l);
+}
+
+static void test_infer_normal(void **state)
+{
+	(void)state;
+	infer("normal", "SYN_SENT ESTABLISHED FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT",
+	      "SYN_RECV ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED");
+}
+
+/* The client's FIN waited in a token bucket: the capture point past it saw the server's FIN
+ * first, but the client's FIN does not acknowledge it, so both sides closed at once. */
+static void test_infer_simclose(void **state)
+{
+	(void)state;
+	infer("simclose", "SYN_SENT ESTABLISHED FIN_WAIT_1 CLOSING TIME_WAIT",
+	      "SYN_RECV ESTABLISHED FIN_WAIT_1 CLOSING TIME_WAIT");
+}
+
+static void test_infer_rst(void **state)
+{
+	(void)state;
+	infer("rst", "SYN_SENT ESTABLISHED CLOSED", "SYN_RECV ESTABLISHED CLOSED");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +251,9 @@ int main(void)
 		cmocka_unit_test(test_jump),
 		cmocka_unit_test(test_page),
 		cmocka_unit_test(test_grade),
+		cmocka_unit_test(test_infer_normal),
+		cmocka_unit_test(test_infer_simclose),
+		cmocka_unit_test(test_infer_rst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
