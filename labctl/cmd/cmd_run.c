@@ -18,6 +18,8 @@
 #include "render/grade.h"
 #include "render/report.h"
 #include "run/run.h"
+#include "run/rundir.h"
+#include "run/topo.h"
 
 static const char run_usage[] =
 	"usage: labctl run LAB|DIR... [options]\n"
@@ -30,6 +32,9 @@ static const char run_usage[] =
 	"  --seed N          seed of the userlink engine's random draws (default: the lab's)\n"
 	"  --capture DIR     capture every host's interfaces to DIR/LABID-HOST-IF.pcap and\n"
 	"                    write the ladder as SVG to DIR/LABID.svg\n"
+	"  --out DIR         where the run's files go (the pcaps of the lab's capture\n"
+	"                    statements, the ladder); default a fresh directory per run under\n"
+	"                    $XDG_CACHE_HOME/labctl/runs/LABID (the newest 50 are kept)\n"
 	"  --expose          bind namespaces as /run/netns/LABID-HOST while the lab runs\n"
 	"  --id ID           the lab id (default NAME-xxxx)\n"
 	"  --poll DUR        sock_diag poll interval for the timeline (default 1ms)\n"
@@ -53,6 +58,7 @@ static const char run_usage[] =
 
 /* What the command line asked for beyond the run itself. */
 struct run_cli {
+	const char *runs_base;   /* no --out or --capture: each run gets BASE/LABID (rundir.h) */
 	const char *report;      /* --report */
 	bool report_dir;         /* ... names a directory: one page per lab and an index */
 	const char *junit;
@@ -265,6 +271,24 @@ static void run_one(const char *file, const struct run_opts *o, const struct run
 	}
 	snprintf(res->name, sizeof(res->name), "%s", lab->name);
 	snprintf(res->suite.name, sizeof(res->suite.name), "%s", lab->name);
+	/* The run's own directory: named by its id, so the id is made here, not by run_new. */
+	struct run_opts ro = *o;
+	char id[TOPO_ID_MAX], dir[4096] = "";
+	if (cli->runs_base) {
+		if (!ro.id) {
+			topo_make_id(lab->name, id, sizeof(id));
+			ro.id = id;
+		}
+		if (rundir_make(cli->runs_base, ro.id, dir, sizeof(dir), &e) < 0) {
+			dir[0] = '\0';
+			fprintf(stderr, "labctl run %s: %s\n", file, e.msg);
+			grade_error(&res->suite, "the lab builds", e.msg);
+			res->status = LC_EXIT_USAGE;
+			goto out;
+		}
+		ro.out_dir = dir;
+	}
+	o = &ro;
 	if (run_new(lab, o, &r, &e) < 0) {
 		fprintf(stderr, "labctl run %s: %s\n", file, e.msg);
 		grade_error(&res->suite, "the lab builds", e.msg);
@@ -305,6 +329,12 @@ static void run_one(const char *file, const struct run_opts *o, const struct run
 	}
 out:
 	run_free(r);
+	/* Printed once, at the end; a run that wrote nothing leaves no directory behind. */
+	const char *where = dir[0] ? (rundir_done(dir) ? NULL : dir)
+			  : o->capture_dir ? o->capture_dir
+			  : o->out_dir && lab && lab->ncaptures ? o->out_dir : NULL;
+	if (where && !o->json && !o->quiet)
+		fprintf(cli->txt, "files: %s\n", where);
 	lab_free(lab);
 	res->seconds = mono_s() - t0;
 	res->suite.seconds = res->seconds;
@@ -369,6 +399,7 @@ int cmd_run(int argc, char **argv)
 		{"low-latency", no_argument, 0, 'L'},  {"help", no_argument, 0, 'h'},
 		{"report", required_argument, 0, 'R'}, {"junit", required_argument, 0, 'U'},
 		{"tap", no_argument, 0, 'T'},          {"step", no_argument, 0, 'Z'},
+		{"out", required_argument, 0, 'O'},
 		{0, 0, 0, 0},
 	};
 	struct run_opts o = {.out = stdout, .kind = "run"};
@@ -416,6 +447,7 @@ int cmd_run(int argc, char **argv)
 		case 'U': cli.junit = optarg; break;
 		case 'T': cli.tap = true; break;
 		case 'Z': step = true; break;
+		case 'O': o.out_dir = optarg; break;
 		case 'h': fputs(run_usage, stdout); return LC_EXIT_PASS;
 		default: fputs(run_usage, stderr); return LC_EXIT_USAGE;
 		}
@@ -444,6 +476,11 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "labctl run: --tap and --json both want stdout\n");
 		return LC_EXIT_USAGE;
 	}
+	if (o.out_dir && o.capture_dir) {
+		fprintf(stderr, "labctl run: --capture DIR already says where the files go; give "
+			"one of --capture and --out\n");
+		return LC_EXIT_USAGE;
+	}
 	struct lc_err e = {0};
 	if (privs_check("labctl run", &e) < 0) {
 		fprintf(stderr, "labctl run: %s\n", e.msg);
@@ -463,12 +500,26 @@ int cmd_run(int argc, char **argv)
 		o.out = cli.txt = stderr;
 		grade_tap_head(stdout);
 	}
+	char runs_base[4096];
+	struct result *res = NULL;
+	int status = LC_EXIT_USAGE, ntap = 0;
+	if (o.out_dir && mkdir(o.out_dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "labctl run: --out %s: %s\n", o.out_dir, strerror(errno));
+		goto free_files;
+	}
+	if (!o.out_dir && !o.capture_dir) {
+		if (rundir_base(runs_base, sizeof(runs_base), &e) < 0) {
+			fprintf(stderr, "labctl run: %s\n", e.msg);
+			goto free_files;
+		}
+		cli.runs_base = runs_base;
+	}
 	if (cli.report) {
 		struct stat st;
 		cli.report_dir = nfiles > 1 || (stat(cli.report, &st) == 0 && S_ISDIR(st.st_mode));
 		if (cli.report_dir && mkdir(cli.report, 0755) < 0 && errno != EEXIST) {
 			fprintf(stderr, "labctl run: --report %s: %s\n", cli.report, strerror(errno));
-			return LC_EXIT_USAGE;
+			goto free_files;
 		}
 	}
 	/* Single keys, unechoed (^C still interrupts); restored before returning. */
@@ -479,8 +530,8 @@ int cmd_run(int argc, char **argv)
 		t.c_cc[VTIME] = 0;
 		sp.raw = tcsetattr(sp.fd, TCSANOW, &t) == 0;
 	}
-	struct result *res = calloc((size_t)nfiles, sizeof(*res));
-	int status = LC_EXIT_PASS, ntap = 0;
+	res = calloc((size_t)nfiles, sizeof(*res));
+	status = LC_EXIT_PASS;
 	for (int i = 0; res && i < nfiles; i++) {
 		run_one(files[i], &o, &cli, &res[i]);
 		if (cli.tap)
@@ -534,6 +585,9 @@ int cmd_run(int argc, char **argv)
 	}
 	if (sp.raw)
 		tcsetattr(sp.fd, TCSANOW, &sp.saved);
+	if (cli.runs_base)
+		rundir_prune(cli.runs_base, RUNDIR_KEEP);
+free_files:
 	for (int i = 0; i < nfiles; i++) {
 		free(files[i]);
 		if (res)

@@ -146,6 +146,14 @@ static void head(FILE *out, const struct report_run *rr)
 	report_put_text(out, rr->kernel);
 	fputs("</td></tr>\n<tr><td>date</td><td>", out);
 	put_date(out, rr->start_real_ns);
+	if (rr->run_dir) {
+		/* A file link: the page stays free of network URLs. */
+		fputs("</td></tr>\n<tr><td>files</td><td><a id=\"rundir\" href=\"file://", out);
+		report_put_text(out, rr->run_dir);
+		fputs("/\">", out);
+		report_put_text(out, rr->run_dir);
+		fputs("</a>", out);
+	}
 	fputs("</td></tr>\n</table>\n</header>\n", out);
 	fputs("<nav><a href=\"#steps\">steps</a><a href=\"#timeline\">timeline</a>"
 	      "<a href=\"#fsm\">state machine</a><a href=\"#ladder\">ladder</a>"

@@ -105,6 +105,7 @@ struct report_run {
 	int nlogs;
 	const struct report_file *files;
 	int nfiles;
+	const char *run_dir;      /* the directory holding them, or NULL */
 };
 
 /* 0, or -EIO when a write to out failed. */

@@ -30,7 +30,9 @@ struct run_opts {
 	bool has_seed;
 	bool expose;              /* bind namespaces under /run/netns/ID-HOST */
 	const char *id;           /* NULL = make one */
-	const char *capture_dir;  /* NULL = the lab's capture statements only, into "." */
+	const char *capture_dir;  /* capture every host, into DIR; NULL = the lab's capture
+				     statements only, into out_dir */
+	const char *out_dir;      /* where the run's files go without capture_dir (NULL: ".") */
 	bool json;
 	bool low_latency;         /* hold the CPUs out of idle states while the lab runs (pmqos.h) */
 	bool quiet;               /* no step log (summary only) */

@@ -32,10 +32,10 @@ static bool host_captured(const struct run *r, int h)
 	return false;
 }
 
-/* Where a run's pcaps and SVG go: --capture DIR, else the current directory. */
+/* Where a run's pcaps and SVG go: --capture DIR, else the run's directory (rundir.h). */
 static const char *capture_dir(const struct run *r)
 {
-	return r->o.capture_dir ? r->o.capture_dir : ".";
+	return r->o.capture_dir ? r->o.capture_dir : r->o.out_dir ? r->o.out_dir : ".";
 }
 
 int run_capture_start(struct run *r, struct lc_err *e)

@@ -441,6 +441,7 @@ int run_write_report(struct run *r, int failed, const char *error, const char *p
 		.ladder_svg = rc0->ladder_svg, .ladder_len = rc0->ladder_len,
 		.ladder_note = rc0->ladder_note[0] ? rc0->ladder_note : NULL,
 		.files = files, .nfiles = nfiles,
+		.run_dir = nfiles ? (r->o.capture_dir ? r->o.capture_dir : r->o.out_dir) : NULL,
 	};
 	/* Written beside its final name and renamed: a reader never sees half a page. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());

@@ -104,6 +104,31 @@ check "prove: 1 of the test points failed" grep -q 'Failed 1/' "$D/prove.out" ||
 prove --exec cat "$D/one.tap" >"$D/prove1.out" 2>&1
 check_eq "prove passes the handshake's TAP" "$?" 0 || cat "$D/prove1.out"
 
+# ---- one directory for a run's files ----
+export XDG_CACHE_HOME=$D/cache
+mkdir -p "$D/wd"
+(cd "$D/wd" && "$LABCTL" run "$LAB" --report "$D/wd/r.html") >"$D/rd.out" 2>&1
+check_eq "a lab with capture statements, run without --capture, passes" "$?" 0
+check_eq "... and writes nothing into the current directory but the report" "$(ls "$D/wd")" "r.html"
+rd=$(sed -n 's/^files: //p' "$D/rd.out")
+check_eq "... prints its run directory once" "$(grep -c '^files: ' "$D/rd.out")" 1
+check "... under \$XDG_CACHE_HOME/labctl/runs/LABID, with the pcaps and the ladder" bash -c \
+	"[[ '$rd' == '$D/cache/labctl/runs/'* ]] && ls '$rd'/*-client-eth0.pcap '$rd'/*.svg"
+check "... linked from the report" grep -q "id=\"rundir\" href=\"file://$rd/\"" "$D/wd/r.html"
+check "-q prints no line per capture file" bash -c "! (cd '$D/wd' && '$LABCTL' run -q '$LAB') | grep -q capture"
+# Pruning: 55 old marked run directories and a directory labctl did not make.
+base=$D/cache/labctl/runs
+for i in $(seq 1 55); do mkdir -p "$base/old-$i" && touch "$base/old-$i/.labctl-run" "$base/old-$i/x.pcap" &&
+	touch -d "2020-01-01 00:00:$((i % 60))" "$base/old-$i"; done
+mkdir -p "$base/not-ours" && touch "$base/not-ours/keep.pcap"
+"$LABCTL" run -q "$LAB" >/dev/null 2>&1
+check_eq "old run directories are pruned to the newest 50" "$(ls -d "$base"/*/.labctl-run | wc -l)" 50
+check "... the run just made is among them" test -d "$(ls -td "$base"/handshake-* | head -1)"
+check "... a directory without labctl's marker is left alone" test -f "$base/not-ours/keep.pcap"
+"$LABCTL" run --out "$D/o" "$LAB" >"$D/out.out" 2>&1
+check "--out DIR takes the run's files" bash -c "ls '$D'/o/*-server-eth0.pcap '$D'/o/*.svg >/dev/null"
+check_eq "... and says so once" "$(grep -c "^files: $D/o\$" "$D/out.out")" 1
+
 # ---- --step through a pseudo-terminal ----
 "$LABCTL" run --step "$LAB" </dev/null >/dev/null 2>"$D/noterm.err"
 check_eq "--step without a terminal exits 2" "$?" 2
