@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "cmd/cmds.h"
+#include "cmd/run_outputs.h"
 #include "base/err.h"
 #include "lab/lab.h"
 #include "kernel/privs.h"
@@ -123,134 +124,6 @@ static int collect(char **args, int n, char ***files, int *nfiles)
 	return 0;
 }
 
-/* The lab file's name without folder and ".lab": a directory run's page names. */
-static void file_stem(const char *file, char *buf, size_t len)
-{
-	const char *b = strrchr(file, '/');
-	b = b ? b + 1 : file;
-	size_t n = strlen(b);
-	if (n > 4 && !strcmp(b + n - 4, ".lab"))
-		n -= 4;
-	snprintf(buf, len, "%.*s", (int)n, b);
-}
-
-static void grade_error(struct grade_suite *g, const char *name, const char *msg)
-{
-	struct grade_case c = {.status = GRADE_ERROR};
-	snprintf(c.name, sizeof(c.name), "%s", name);
-	snprintf(c.detail, sizeof(c.detail), "%s", msg);
-	c.detail[strcspn(c.detail, "\n")] = '\0';
-	grade_add(g, &c);
-}
-
-/* One test case per expectation, and one per step that stopped the lab with an error; an
- * expectation the lab never reached is skipped. */
-static void grade_fill(struct grade_suite *g, const struct lab *lab, const struct run *r)
-{
-	const struct report_step *rec;
-	int nrec = run_step_records(r, &rec);
-	double prev = 0;
-	const struct report_step *stop = NULL;
-	for (int i = 0; i < nrec; i++)
-		if (!strcmp(rec[i].mark, "ERR"))
-			stop = &rec[i];
-	for (int k = 0; k < lab->nsteps; k++) {
-		const struct lab_step *st = &lab->steps[k];
-		const struct report_step *s = NULL;
-		for (int i = 0; i < nrec && !s; i++)
-			if (rec[i].line == st->pos.line && rec[i].col == st->pos.col)
-				s = &rec[i];
-		if (st->op != LAB_OP_EXPECT && !(s && !strcmp(s->mark, "ERR")))
-			continue;
-		struct grade_case c = {.line = st->pos.line};
-		if (!s) {
-			c.status = GRADE_SKIPPED;
-			snprintf(c.name, sizeof(c.name), "line %d: expectation", st->pos.line);
-			if (stop)
-				snprintf(c.detail, sizeof(c.detail), "not reached: the lab stopped at line %d",
-					 stop->line);
-			else
-				snprintf(c.detail, sizeof(c.detail), "not reached");
-			grade_add(g, &c);
-			continue;
-		}
-		snprintf(c.name, sizeof(c.name), "line %d: %s", s->line, s->text);
-		snprintf(c.detail, sizeof(c.detail), "%s", s->detail);
-		c.status = !strcmp(s->mark, "ok") ? GRADE_PASS
-			 : !strcmp(s->mark, "FAIL") ? GRADE_FAIL : GRADE_ERROR;
-		c.seconds = s->t > prev ? s->t - prev : 0;
-		prev = s->t;
-		grade_add(g, &c);
-	}
-}
-
-/* --step: the terminal, and which steps ran since the last pause. */
-struct stepper {
-	int fd;                  /* the terminal */
-	struct termios saved;
-	bool raw;
-	int next;                /* index of the first step not yet shown */
-	FILE *out;
-};
-
-static int step_key(struct run *r, struct stepper *sp)
-{
-	for (;;) {
-		if (run_wait_readable(r, sp->fd) < 0)
-			return 'q';
-		char c;
-		ssize_t n = read(sp->fd, &c, 1);
-		if (n == 0)
-			return 'q';  /* the terminal went away */
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return 'q';
-		}
-		if (c == '\n' || c == '\r' || c == ' ')
-			return '\n';
-		if (c == 'c' || c == 'C')
-			return 'c';
-		if (c == 'q' || c == 'Q' || c == 4 /* ^D */)
-			return 'q';
-	}
-}
-
-static enum run_step_answer on_step(struct run *r, const struct lab_step *st, const char *text,
-				    void *arg)
-{
-	struct stepper *sp = arg;
-	const struct lab *lab = run_lab(r);
-	int idx = (int)(st - lab->steps);
-	/* The sockets of the hosts the steps since the last pause acted on or connected to. */
-	bool touched[LAB_MAX_HOSTS] = {0};
-	for (int k = sp->next; k < idx && k < lab->nsteps; k++) {
-		const struct lab_step *s = &lab->steps[k];
-		if (s->host >= 0 && s->host < LAB_MAX_HOSTS && s->op != LAB_OP_EXPECT)
-			touched[s->host] = true;
-		if (s->op == LAB_OP_CONNECT && s->u.connect.target_host >= 0)
-			touched[s->u.connect.target_host] = true;
-	}
-	for (int h = 0; h < lab->nhosts && h < LAB_MAX_HOSTS; h++) {
-		if (!touched[h])
-			continue;
-		struct lc_err e = {0};
-		fprintf(sp->out, "--- sockets of %s (labctl ss %s-%s) ---\n", lab->hosts[h].name,
-			run_id(r), lab->hosts[h].name);
-		fflush(sp->out);
-		if (run_print_sockets(r, h, sp->out, &e) < 0)
-			fprintf(sp->out, "  %s\n", e.msg);
-	}
-	sp->next = idx;
-	fprintf(sp->out, "next: line %d: %s\n[Enter] run it   [c] run the rest   [q] stop and tear "
-		"down > ", st->pos.line, text);
-	fflush(sp->out);
-	int k = step_key(r, sp);
-	fputc('\n', sp->out);
-	fflush(sp->out);
-	return k == 'q' ? RUN_STEP_QUIT : k == 'c' ? RUN_STEP_ALL : RUN_STEP_NEXT;
-}
-
 static void run_one(const char *file, const struct run_opts *o, const struct run_cli *cli,
 		    struct result *res)
 {
@@ -260,11 +133,11 @@ static void run_one(const char *file, const struct run_opts *o, const struct run
 	double t0 = mono_s();
 	snprintf(res->file, sizeof(res->file), "%s", file);
 	snprintf(res->suite.file, sizeof(res->suite.file), "%s", file);
-	file_stem(file, res->suite.name, sizeof(res->suite.name));
+	runout_file_stem(file, res->suite.name, sizeof(res->suite.name));
 	char *all = NULL;
 	if (lab_parse_file_errs(file, &lab, &e, &all) < 0) {
 		fprintf(stderr, "%s\n", all ? all : e.msg);
-		grade_error(&res->suite, "the lab file parses", all ? all : e.msg);
+		runout_grade_error(&res->suite, "the lab file parses", all ? all : e.msg);
 		free(all);
 		res->status = LC_EXIT_USAGE;
 		return;
@@ -282,7 +155,7 @@ static void run_one(const char *file, const struct run_opts *o, const struct run
 		if (rundir_make(cli->runs_base, ro.id, dir, sizeof(dir), &e) < 0) {
 			dir[0] = '\0';
 			fprintf(stderr, "labctl run %s: %s\n", file, e.msg);
-			grade_error(&res->suite, "the lab builds", e.msg);
+			runout_grade_error(&res->suite, "the lab builds", e.msg);
 			res->status = LC_EXIT_USAGE;
 			goto out;
 		}
@@ -291,7 +164,7 @@ static void run_one(const char *file, const struct run_opts *o, const struct run
 	o = &ro;
 	if (run_new(lab, o, &r, &e) < 0) {
 		fprintf(stderr, "labctl run %s: %s\n", file, e.msg);
-		grade_error(&res->suite, "the lab builds", e.msg);
+		runout_grade_error(&res->suite, "the lab builds", e.msg);
 		res->status = LC_EXIT_USAGE;
 		goto out;
 	}
@@ -304,12 +177,12 @@ static void run_one(const char *file, const struct run_opts *o, const struct run
 		res->failed = failed;
 		res->status = failed ? LC_EXIT_FAIL : LC_EXIT_PASS;
 	}
-	grade_fill(&res->suite, lab, r);
+	runout_grade_fill(&res->suite, lab, r);
 	if (cli->report) {
 		char path[512], stem[256];
 		struct lc_err re = {0};
 		if (cli->report_dir) {
-			file_stem(file, stem, sizeof(stem));
+			runout_file_stem(file, stem, sizeof(stem));
 			snprintf(path, sizeof(path), "%s/%s.html", cli->report, stem);
 		} else {
 			snprintf(path, sizeof(path), "%s", cli->report);
@@ -469,7 +342,7 @@ int cmd_run(int argc, char **argv)
 		}
 		sp.fd = STDIN_FILENO;
 		o.expose = true;
-		o.step_hook = on_step;
+		o.step_hook = runout_step_hook;
 		o.step_arg = &sp;
 	}
 	if (cli.tap && o.json) {
