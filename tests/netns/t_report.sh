@@ -61,8 +61,14 @@ edges() {
 check_eq "ladder --fsm writes both sides' figures" "$(ls "$D"/pf-1-left.svg "$D"/pf-1-right.svg 2>/dev/null | wc -l)" 2
 check "... valid XML" xmllint --noout "$D/pf-1-left.svg" "$D/pf-1-right.svg"
 check "... labelled as inferred from packets" grep -q 'inferred from packets' "$D/pf-1-left.svg"
-check_eq "ladder --fsm: the client's textbook path" "$(edges "$D/pf-1-left.svg")" \
-	"CLOSED>SYN_SENT SYN_SENT>ESTABLISHED ESTABLISHED>FIN_WAIT_1 FIN_WAIT_1>TIME_WAIT "
+# The server's ACK of the client's FIN may ride on its own FIN or go first (FIN_WAIT_2).
+got=$(edges "$D/pf-1-left.svg")
+case "$got" in
+"CLOSED>SYN_SENT SYN_SENT>ESTABLISHED ESTABLISHED>FIN_WAIT_1 FIN_WAIT_1>TIME_WAIT " | \
+"CLOSED>SYN_SENT SYN_SENT>ESTABLISHED ESTABLISHED>FIN_WAIT_1 FIN_WAIT_1>FIN_WAIT_2 FIN_WAIT_2>TIME_WAIT ")
+	ok "ladder --fsm: the client's textbook path ($got)" ;;
+*) not_ok "ladder --fsm: the client's textbook path (got '$got')" ;;
+esac
 check_eq "ladder --fsm: the server's, CLOSE_WAIT included" "$(edges "$D/pf-1-right.svg")" \
 	"LISTEN>SYN_RECV SYN_RECV>ESTABLISHED ESTABLISHED>CLOSE_WAIT CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSED "
 
