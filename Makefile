@@ -136,7 +136,8 @@ unit: $(UNIT_BINS)
 DEB_PKGS := gcc make pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev libev-dev \
 	libpcap-dev libcmocka-dev iproute2 procps util-linux psmisc tcpdump tshark \
 	libxml2-utils librsvg2-bin user-mode-linux kmod hping3 clang python3 socat libcap2-bin bc curl \
-	libbpf-dev bpftool
+	libbpf-dev bpftool \
+	chromium
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -11,14 +11,18 @@ OBSERVER=${OBSERVER:-auto}
 if [ "$(id -u)" != 0 ]; then echo "ok - labs # SKIP needs root"; exit 0; fi
 LABCTL=$(realpath "$LABCTL")
 log=$(mktemp /tmp/labctl-labs.XXXXXX)
-# Labs run in an empty directory: a lab's `capture` statement writes pcaps to the current one.
+# Labs run in an empty directory, which must stay empty: a run's files go to its own
+# directory under the cache (labctl/run/rundir.h), here a private one.
 wd=$(mktemp -d /tmp/labctl-labs-wd.XXXXXX)
+export XDG_CACHE_HOME=$wd/.cache
 trap 'rm -f "$log"; rm -rf "$wd"' EXIT
+# Each run also writes its HTML report (--report), which must come out well-formed.
 run_lab() {
 	local lab=$PWD/$1
 	rm -f "$wd"/*
-	(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" --observer "$OBSERVER" "$lab")
+	(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" --observer "$OBSERVER" --report "$wd/report.html" "$lab")
 }
+report_ok() { [ -s "$wd/report.html" ] && { ! command -v xmllint >/dev/null || xmllint --noout "$wd/report.html"; }; }
 # The catalogue, plus the labs that use drop rules (tests/data/labs/rule-*.lab): those must
 # pass on userlink and be refused on netem with the reason.
 for f in labs/*.lab tests/data/labs/rule-*.lab; do
@@ -37,6 +41,10 @@ for f in labs/*.lab tests/data/labs/rule-*.lab; do
 	ENGINE=$engine run_lab "$f" >"$log" 2>&1; rc=$?
 	if [ $rc -eq 0 ]; then echo "ok - $f passes on $engine ($((SECONDS - t0))s)"
 	else echo "not ok - $f exited $rc on $engine"; sed 's/^/# /' "$log" | tail -40; fi
+	if report_ok; then echo "ok - $f writes its report ($(grep -o '^report: .*' "$log" | sed 's/.*(//; s/)$//'))"
+	else echo "not ok - $f: no well-formed report"; fi
+	stray=$(ls "$wd" | grep -v '^report.html$')
+	[ -z "$stray" ] || echo "not ok - $f left files in the current directory: $stray"
 done
 for f in tests/labs-wrong/*.lab; do
 	[ -f "$f" ] || continue

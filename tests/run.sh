@@ -13,6 +13,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # TEST_LOGDIR: tests/uml runs this script inside UML on the same filesystem: own log dir.
 LOGDIR="${TEST_LOGDIR:-$PWD/build/test-logs}"; rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
+# A run's files go under the user's cache (labctl/run/rundir.h): the tests' runs go here.
+export XDG_CACHE_HOME="$LOGDIR/cache"
 pass=0 fail=0 skip=0
 failed=()
 

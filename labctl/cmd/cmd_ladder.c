@@ -10,6 +10,8 @@
 #include "cmd/cmds.h"
 #include "base/err.h"
 #include "render/ladder.h"
+#include "render/pktfsm.h"
+#include "render/tcpfsm.h"
 
 #define LADDER_DEFAULT_MAX 20
 
@@ -30,6 +32,9 @@ static void ladder_usage(FILE *f)
 		"  --list      one line per connection instead of the diagrams\n"
 		"  --all       draw every connection (default: the first %d)\n"
 		"  -o OUT      write the ASCII diagram (or list) to OUT instead of stdout\n"
+		"  --fsm PREFIX  also draw each chosen connection's two sides in the TCP state\n"
+		"              machine, as the packets imply: PREFIX-N-left.svg (the side that sent\n"
+		"              the SYN) and PREFIX-N-right.svg\n"
 		"  --state MS,ADDR:PORT,NAME\n"
 		"              mark state NAME on that endpoint's lifeline MS ms after the first\n"
 		"              packet (repeatable; a lab run adds the sock_diag timeline itself)\n\n"
@@ -91,6 +96,40 @@ bad:
 	return err_set(e, -EINVAL, "--state \"%s\": want MS,ADDR:PORT,NAME (e.g. 0.1,10.0.0.1:40000,ESTABLISHED)", arg);
 }
 
+/* --fsm: each side of each chosen connection in the state machine, from its packets. */
+static int write_fsms(const struct ladder *l, const char *const *files, int nfiles,
+		      const unsigned *ids, size_t n, const char *prefix, struct lc_err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ladder_conn_info in;
+		struct pktfsm_side sides[2];
+		if (ladder_conn_info(l, ids[i], &in) < 0)
+			continue;
+		int rc = pktfsm_infer(files, nfiles, in.left, in.right, in.first_ns, in.last_ns,
+				      sides, e);
+		if (rc < 0)
+			return rc;
+		for (int s = 0; s < 2; s++) {
+			char path[4096], title[160];
+			snprintf(path, sizeof(path), "%s-%u-%s.svg", prefix, in.id, s ? "right" : "left");
+			snprintf(title, sizeof(title), "%s \xe2\x86\x92 %s", s ? in.right : in.left,
+				 s ? in.left : in.right);
+			struct tcpfsm_opts o = {
+				.id = "fsm", .title = title, .standalone = true,
+				.note = "inferred from packets (the capture point's view, not sock_diag's)",
+				.start = sides[s].start, .states = sides[s].states, .n = sides[s].n,
+			};
+			FILE *f = fopen(path, "w");
+			if (!f)
+				return err_set(e, -errno, "%s: %s", path, strerror(errno));
+			rc = tcpfsm_render_svg(f, &o);
+			if (fclose(f) != 0 || rc < 0)
+				return err_set(e, -EIO, "%s: write failed", path);
+		}
+	}
+	return 0;
+}
+
 int cmd_ladder(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -98,11 +137,11 @@ int cmd_ladder(int argc, char **argv)
 		{"svg", required_argument, NULL, 's'},  {"abs", no_argument, NULL, 'a'},
 		{"list", no_argument, NULL, 'l'},       {"all", no_argument, NULL, 'A'},
 		{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-		{"state", required_argument, NULL, 'S'},
+		{"state", required_argument, NULL, 'S'}, {"fsm", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned conn = 0, port = 0;
-	const char *svg = NULL, *outpath = NULL;
+	const char *svg = NULL, *outpath = NULL, *fsm = NULL;
 	bool abs_seq = false, list = false, all = false;
 	struct lc_err e = {0};
 	int rc = LC_EXIT_USAGE, opt;
@@ -134,6 +173,7 @@ int cmd_ladder(int argc, char **argv)
 		case 'l': list = true; break;
 		case 'A': all = true; break;
 		case 'o': outpath = optarg; break;
+		case 'F': fsm = optarg; break;
 		case 'S':
 			if (nstates == sizeof(states) / sizeof(states[0])) {
 				fprintf(stderr, "labctl ladder: at most %zu --state marks\n", nstates);
@@ -228,6 +268,9 @@ int cmd_ladder(int argc, char **argv)
 		err_set(&e, r, "writing the diagram: %s", strerror(-r));
 		goto fail;
 	}
+	if (fsm && write_fsms(l, (const char *const *)argv + optind, argc - optind, ids, shown,
+			      fsm, &e) < 0)
+		goto fail;
 	if (shown < nids)
 		fprintf(stderr, "labctl ladder: drew the first %zu of %zu connections; pick one with "
 			"--conn N or --port P, list them with --list, or draw every one with --all\n",

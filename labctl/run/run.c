@@ -91,6 +91,7 @@ void run_log_step(struct run *r, const struct lab_step *st, const char *mark,
 	char text[512];
 	double t = (double)(mono_ns() - r->t0) / 1e9;
 	step_text(r, st, text, sizeof(text));
+	run_record_step(r, st, mark, detail, text, t);
 	FILE *f = r->o.out;
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"step\",\"lab\":");
@@ -357,6 +358,18 @@ static int steps_range(struct run *r, int from, int to, struct lc_err *e)
 	for (int i = from; i < to;) {
 		if (r->interrupted)
 			return err_set(e, -EINTR, "interrupted");
+		if (r->o.step_hook && lab->steps[i].op != LAB_OP_EXPECT) {
+			char text[512];
+			step_text(r, &lab->steps[i], text, sizeof(text));
+			enum run_step_answer a = r->o.step_hook(r, &lab->steps[i], text, r->o.step_arg);
+			if (a == RUN_STEP_QUIT)
+				return err_set(e, -ECANCELED, "%s:%d: stopped before this step",
+					       lab->file, lab->steps[i].pos.line);
+			if (a == RUN_STEP_ALL)
+				r->o.step_hook = NULL;
+			if (r->interrupted)
+				return err_set(e, -EINTR, "interrupted");
+		}
 		/* Agent steps on one line (joined by '&') are all sent before any answer is
 		 * awaited, so e.g. two closes leave at the same instant and the FINs cross. */
 		int j = i;
@@ -397,7 +410,7 @@ static int steps_range(struct run *r, int from, int to, struct lc_err *e)
 
 /* A link is worth a line in the report when something on it drops or delays: impairments
  * in the lab file, a drop rule, or an impair step or request during the run. */
-static bool link_shown(const struct run *r, int i)
+bool run_link_shown(const struct run *r, int i)
 {
 	const struct lab_link *l = &r->lab->links[i];
 	if (l->dir[0].set || l->dir[1].set || (r->impaired && r->impaired[i]))
@@ -417,7 +430,7 @@ static void links_report(struct run *r)
 		return;
 	bool header = false;
 	for (int i = 0; i < r->lab->nlinks; i++) {
-		if (!link_shown(r, i))
+		if (!run_link_shown(r, i))
 			continue;
 		struct engine_dir_stats st[2];
 		struct lc_err e = {0};
@@ -467,6 +480,16 @@ void run_report(struct run *r, int failed)
 	FILE *f = r->o.out;
 	run_timeline_report(r);
 	run_capture_report(r);
+	if (r->o.capture_dir) {
+		/* Each connection side's path through the state machine, beside the ladder. */
+		struct lc_err e = {0};
+		int n = 0;
+		if (run_write_fsms(r, r->o.capture_dir, &n, &e) < 0)
+			fprintf(f, "state machines: %s\n", e.msg);
+		else if (n && !r->o.json && !r->o.quiet)
+			fprintf(f, "state machines: %s/%s-fsm-*.svg (%d, one per connection side)\n",
+				r->o.capture_dir, r->id, n);
+	}
 	links_report(r);
 	double t = (double)(mono_ns() - r->t0) / 1e9;
 	if (r->o.json) {
@@ -517,6 +540,7 @@ void run_free(struct run *r)
 	run_observe_free(r);
 	run_agents_free(r);
 	run_capture_free(r);
+	run_record_free(r);
 	if (r->topo)
 		stall_point("teardown");
 	topo_free(r->topo);

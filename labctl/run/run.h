@@ -16,13 +16,23 @@
 #include "base/err.h"
 #include "lab/lab.h"
 
+struct run;
+struct lab_step;
+
+/* --step: what the hook answers before a step. */
+enum run_step_answer { RUN_STEP_NEXT, RUN_STEP_ALL, RUN_STEP_QUIT };
+typedef enum run_step_answer (*run_step_hook)(struct run *r, const struct lab_step *st,
+					      const char *text, void *arg);
+
 struct run_opts {
 	const char *engine;       /* auto|netem|userlink|veth; NULL = auto */
 	uint64_t seed;
 	bool has_seed;
 	bool expose;              /* bind namespaces under /run/netns/ID-HOST */
 	const char *id;           /* NULL = make one */
-	const char *capture_dir;  /* NULL = the lab's capture statements only, into "." */
+	const char *capture_dir;  /* capture every host, into DIR; NULL = the lab's capture
+				     statements only, into out_dir */
+	const char *out_dir;      /* where the run's files go without capture_dir (NULL: ".") */
 	bool json;
 	bool low_latency;         /* hold the CPUs out of idle states while the lab runs (pmqos.h) */
 	bool quiet;               /* no step log (summary only) */
@@ -31,6 +41,10 @@ struct run_opts {
 	FILE *out;
 	const char *kind;         /* registry kind when exposed: "run" or "up" */
 	bool allow_root;          /* --allow-root: program steps that say as-root may run as root */
+	/* Called before every step that is not an expectation (an expectation checks what
+	 * the step before it did, so it runs at once); text is the step's source. */
+	run_step_hook step_hook;
+	void *step_arg;
 };
 
 struct run;
@@ -43,6 +57,23 @@ int run_steps(struct run *r, struct lc_err *e);
 /* The end of the report: timeline, ladders, verdict line. */
 void run_report(struct run *r, int failed);
 const char *run_id(const struct run *r);
+
+/* The steps as they ran, in order (render/report.h), for grading output; valid until
+ * run_free(). */
+struct report_step;
+int run_step_records(const struct run *r, const struct report_step **out);
+/* After run_report(): the run as one HTML page at path (render/report.h).  failed is what
+ * run_steps() returned, error its message when negative (else NULL). */
+int run_write_report(struct run *r, int failed, const char *error, const char *path,
+		     struct lc_err *e);
+/* The state machine of every connection side drawn (DIR/LABID-fsm-N-HOST.svg); *written
+ * says how many files. */
+int run_write_fsms(struct run *r, const char *dir, int *written, struct lc_err *e);
+/* Run the loop (agents, the poller) until fd is readable: 0, or -EINTR on SIGINT/SIGTERM. */
+int run_wait_readable(struct run *r, int fd);
+/* The sockets of host h on the lab's ports, as labctl ss prints them. */
+int run_print_sockets(struct run *r, int h, FILE *out, struct lc_err *e);
+const struct lab *run_lab(const struct run *r);
 /* Run the loop until SIGTERM/SIGINT (the supervisor of labctl up). */
 void run_hold(struct run *r);
 void run_free(struct run *r);

@@ -17,6 +17,7 @@
 struct run_capture {
 	struct capture *cap;
 	char path[512];
+	int host;
 	uint64_t packets;
 	bool stopped;
 };
@@ -31,10 +32,10 @@ static bool host_captured(const struct run *r, int h)
 	return false;
 }
 
-/* Where a run's pcaps and SVG go: --capture DIR, else the current directory. */
+/* Where a run's pcaps and SVG go: --capture DIR, else the run's directory (rundir.h). */
 static const char *capture_dir(const struct run *r)
 {
-	return r->o.capture_dir ? r->o.capture_dir : ".";
+	return r->o.capture_dir ? r->o.capture_dir : r->o.out_dir ? r->o.out_dir : ".";
 }
 
 int run_capture_start(struct run *r, struct lc_err *e)
@@ -58,6 +59,7 @@ int run_capture_start(struct run *r, struct lc_err *e)
 			struct run_capture *c = &r->caps[r->ncaps];
 			snprintf(c->path, sizeof(c->path), "%s/%s-%s.pcap", dir, r->topo->hosts[h].ns,
 				 dev);
+			c->host = h;
 			int rc = capture_start(r->topo->hosts[h].fd, dev, c->path, &c->cap, e);
 			if (rc < 0)
 				return err_prefix(e, "capturing %s in host %s: ", dev, lab->hosts[h].name);
@@ -130,11 +132,18 @@ void run_capture_report(struct run *r)
 			fprintf(f, "{\"type\":\"capture\",\"file\":");
 			run_json_str(f, r->caps[i].path);
 			fprintf(f, ",\"packets\":%llu}\n", (unsigned long long)r->caps[i].packets);
-		} else {
+		} else if (!r->o.quiet) {
 			fprintf(f, "capture: %s (%llu packets)\n", r->caps[i].path,
 				(unsigned long long)r->caps[i].packets);
 		}
 	}
+	/* Nothing captured (the lab was stopped before its first packet): no ladder to draw,
+	 * and ladder_build() must not be handed an empty packet array (qsort(NULL, 0)). */
+	uint64_t total = 0;
+	for (int i = 0; i < r->ncaps; i++)
+		total += r->caps[i].packets;
+	if (total == 0)
+		goto out;
 	if (ladder_new(&l, &e) < 0)
 		goto fail;
 	for (int i = 0; i < r->ncaps; i++)
@@ -163,6 +172,7 @@ void run_capture_report(struct run *r)
 	char svg[PATH_MAX];
 	if (write_svg(r, l, &o, svg, sizeof(svg), &e) < 0)
 		goto fail;
+	run_record_ladder(r, l, &o, n);
 	if (r->o.json) {
 		fprintf(f, "{\"type\":\"ladder\",\"file\":");
 		run_json_str(f, svg);
@@ -193,6 +203,15 @@ fail:
 	}
 out:
 	ladder_free(l);
+}
+
+int run_capture_file(const struct run *r, int i, const char **path, int *host)
+{
+	if (i < 0 || i >= r->ncaps)
+		return -ENOENT;
+	*path = r->caps[i].path;
+	*host = r->caps[i].host;
+	return 0;
 }
 
 void run_capture_free(struct run *r)

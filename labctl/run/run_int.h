@@ -45,6 +45,7 @@ struct run_event {
 struct run_capture;
 struct run_prog;
 struct expect_owner;
+struct run_record;
 
 struct run {
 	const struct lab *lab;
@@ -107,6 +108,8 @@ struct run {
 	struct run_prog *prog_wait; /* the runner waits for this program to change */
 	int64_t prog_start_ns;     /* total time from spawn to exec, for the report */
 	int prog_nstarts;
+	/* what the report and the grading output need (run_report.c) */
+	struct run_record *rec;
 };
 
 void run_sleep(struct run *r, int64_t ns);
@@ -146,5 +149,19 @@ void run_progs_free(struct run *r);
 int run_capture_start(struct run *r, struct lc_err *e);
 void run_capture_report(struct run *r);
 void run_capture_free(struct run *r);
+/* The i-th capture file and the host it was taken on; -ENOENT past the last. */
+int run_capture_file(const struct run *r, int i, const char **path, int *host);
+
+/* run.c */
+bool run_link_shown(const struct run *r, int link);
+
+/* run_report.c: the records the report is made of. */
+struct ladder;
+struct ladder_render_opts;
+void run_record_step(struct run *r, const struct lab_step *st, const char *mark,
+		     const char *detail, const char *text, double t);
+void run_record_ladder(struct run *r, const struct ladder *l, const struct ladder_render_opts *o,
+		       size_t nconns);
+void run_record_free(struct run *r);
 
 #endif

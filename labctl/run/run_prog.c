@@ -287,10 +287,11 @@ int run_progs_prepare(struct run *r, struct lc_err *e)
 			       strerror(errno));
 	snprintf(r->progdir, sizeof(r->progdir), "%s", tmpl);
 	chmod(r->progdir, 0755);
-	snprintf(r->logdir, sizeof(r->logdir), "%s",
-		 r->o.capture_dir ? r->o.capture_dir : r->progdir);
-	if (r->o.capture_dir)
-		mkdir(r->o.capture_dir, 0755);
+	/* The logs go with the run's other files (--capture, or the run directory). */
+	const char *dir = r->o.capture_dir ? r->o.capture_dir : r->o.out_dir;
+	snprintf(r->logdir, sizeof(r->logdir), "%s", dir ? dir : r->progdir);
+	if (dir)
+		mkdir(dir, 0755);
 	char real[PATH_MAX];
 	if (realpath(lab->file, real)) {
 		char *slash = strrchr(real, '/');
@@ -728,7 +729,7 @@ void run_progs_free(struct run *r)
 			snprintf(path, sizeof(path), "%s/%s.hosts", r->progdir, r->lab->hosts[h].name);
 			unlink(path);
 		}
-		if (!r->o.capture_dir && r->nfailed == 0 && !r->keep_logs) {
+		if (!r->o.capture_dir && !r->o.out_dir && r->nfailed == 0 && !r->keep_logs) {
 			for (int i = 0; r->lab && i < r->lab->nprogs; i++) {
 				char path[PATH_MAX + 64];
 				snprintf(path, sizeof(path), "%s/%s-%s.log", r->progdir, r->id,

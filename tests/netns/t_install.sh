@@ -44,11 +44,12 @@ echo "# make install: $ninst files under $DEST"
 IL=$ROOT/bin/labctl
 
 # run CMD with the checkout out of reach: a tmpfs over it in a private mount namespace, from an
-# empty directory, with no LABCTL_* variable pointing anywhere.
+# empty directory, with no LABCTL_* variable pointing anywhere and the run directories (the
+# cache) in the test's own temporary one.
 hidden() {
 	unshare -m --propagation private bash -c \
 		'mount -t tmpfs -o size=1m labctl-hidden "$0" && cd "$1" && shift && exec "$@"' \
-		"$REPO" "$EMPTY" env -u LABCTL_AGENT -u LABCTL_LABS -u LABCTL "$@"
+		"$REPO" "$EMPTY" env -u LABCTL_AGENT -u LABCTL_LABS -u LABCTL XDG_CACHE_HOME="$T_TMP/cache" "$@"
 }
 check "the checkout is unreachable inside hidden()" hidden bash -c "! test -e '$REPO/Makefile'"
 
