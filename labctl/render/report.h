@@ -63,7 +63,7 @@ struct report_link {
 	uint64_t delivered, dropped, lost, overlimit, ruled;
 };
 
-/* A program's output (user programs; none yet). */
+/* A program's output (the end of its log). */
 struct report_log {
 	const char *name;
 	const char *text;

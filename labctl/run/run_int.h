@@ -144,6 +144,10 @@ int run_prog_owner(struct run *r, int i, struct expect_owner *o, uint32_t **inod
 /* The last lines of host h's programs (or of program only when only >= 0). */
 void run_prog_tails(struct run *r, int h, int only, char *buf, size_t len);
 void run_progs_free(struct run *r);
+/* Each started program's log (its last 16 KiB) for the report; returns how many. */
+struct report_log;
+int run_prog_logs(struct run *r, struct report_log **out);
+void run_prog_logs_free(struct report_log *logs, int n);
 
 /* run_capture.c */
 int run_capture_start(struct run *r, struct lc_err *e);

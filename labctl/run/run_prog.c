@@ -18,6 +18,7 @@
 #include "base/str.h"
 #include "kernel/netns.h"
 #include "observe/expect.h"
+#include "render/report.h"
 #include "run/run_int.h"
 
 #define TEARDOWN_GRACE_NS 500000000LL
@@ -739,4 +740,49 @@ void run_progs_free(struct run *r)
 		}
 		rmdir(r->progdir);  /* fails, and keeps them, when logs are left */
 	}
+}
+
+#define REPORT_LOG_MAX 16384
+
+int run_prog_logs(struct run *r, struct report_log **out)
+{
+	*out = NULL;
+	if (r->nprogs == 0)
+		return 0;
+	struct report_log *v = calloc((size_t)r->nprogs, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	int n = 0;
+	for (int i = 0; i < r->nprogs; i++) {
+		const struct run_prog *rp = r->progs[i];
+		if (!rp->nstarts)
+			continue;
+		int fd = open(rp->log, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* the end of a long log is what explains how it ended */
+		off_t end = lseek(fd, 0, SEEK_END);
+		off_t from = end > REPORT_LOG_MAX ? end - REPORT_LOG_MAX : 0;
+		char *text = malloc(REPORT_LOG_MAX + 1);
+		ssize_t k = text ? pread(fd, text, REPORT_LOG_MAX, from) : -1;
+		close(fd);
+		if (k < 0) {
+			free(text);
+			continue;
+		}
+		text[k] = '\0';
+		v[n].name = prog_of(r, i)->name;
+		v[n].text = text;
+		v[n].len = (size_t)k;
+		n++;
+	}
+	*out = v;
+	return n;
+}
+
+void run_prog_logs_free(struct report_log *logs, int n)
+{
+	for (int i = 0; logs && i < n; i++)
+		free((char *)logs[i].text);
+	free(logs);
 }

@@ -394,6 +394,8 @@ int run_write_report(struct run *r, int failed, const char *error, const char *p
 {
 	struct run_record *rc0 = rec_get(r);
 	struct sides ss = {0};
+	struct report_log *logs = NULL;
+	int nlogs = 0;
 	struct report_link *links = NULL;
 	struct report_side *sides = NULL;
 	struct report_file *files = NULL;
@@ -427,7 +429,9 @@ int run_write_report(struct run *r, int failed, const char *error, const char *p
 	char kernel[256] = "?";
 	if (uname(&u) == 0)
 		snprintf(kernel, sizeof(kernel), "%s %s %s", u.sysname, u.release, u.machine);
+	nlogs = run_prog_logs(r, &logs);
 	struct report_run rr = {
+		.logs = logs, .nlogs = nlogs > 0 ? nlogs : 0,
 		.lab = r->lab, .lines = (const char *const *)r->lines, .nlines = r->nlines,
 		.id = r->id, .engine = r->why_engine, .kernel = kernel,
 		.seed = r->o.has_seed ? r->o.seed : r->lab->has_seed ? r->lab->seed : 1,
@@ -463,6 +467,7 @@ int run_write_report(struct run *r, int failed, const char *error, const char *p
 	}
 	rc = 0;
 out:
+	run_prog_logs_free(logs, nlogs > 0 ? nlogs : 0);
 	free(files);
 	free(sides);
 	free(links);

@@ -123,6 +123,8 @@ check_eq "run exit 3: a command that exits 3 passes" "$rc" 0 || echo "$out" | se
 out=$(runlab ex2 'a run -- python3 -c "import sys; print(\"boom\"); sys.exit(4)"'); rc=$?
 check_eq "run: a non-zero exit fails the lab (exit 1)" "$rc" 1
 check "... and the step log shows its exit and its output" grep -qzE 'exit 4 after .*expected exit 0.*\| boom' <<<"$out" || echo "$out" | sed 's/^/# /'
+"$LABCTL" run --report "$T_TMP/ex2.html" "$T_TMP/ex2.lab" >/dev/null 2>&1
+check "the report holds the program's log" grep -q 'boom' "$T_TMP/ex2.html"
 out=$(runlab ex3 'a run -- no-such-command-here'); rc=$?
 check_eq "a command that is not found: exit 2" "$rc" 2
 check "... which says so" grep -q 'command not found: no-such-command-here' <<<"$out" || echo "$out" | sed 's/^/# /'
