@@ -5,6 +5,7 @@
 #
 #   N=20             runs per lab
 #   ENGINE=userlink  the engine (auto|netem|userlink); tests/uml/ runs this with netem
+#   OBSERVER=auto    where the timeline comes from (auto|events|poll)
 #   LABCTL=...       the labctl binary (default build/san/labctl, else labctl/labctl)
 #   KEEP=DIR         keep the output of every failed run in DIR (default: a fresh temp dir,
 #                    printed at the end when something failed)
@@ -17,6 +18,7 @@ set -u
 cd "$(dirname "$0")/.."
 N=${N:-20}
 ENGINE=${ENGINE:-userlink}
+OBSERVER=${OBSERVER:-auto}
 if [ -z "${LABCTL:-}" ]; then
 	if [ -x build/san/labctl ]; then LABCTL=build/san/labctl; else LABCTL=labctl/labctl; fi
 fi
@@ -40,7 +42,7 @@ keep() {
 	for p in "$wd"/*.pcap; do [ -e "$p" ] && cp "$p" "$KEEP/$1.$(basename "$p")"; done
 }
 
-echo "flaky: $N runs per lab, engine $ENGINE, $LABCTL"
+echo "flaky: $N runs per lab, engine $ENGINE, observer $OBSERVER, $LABCTL"
 printf '%-24s %7s %5s %5s %8s %8s\n' lab pass fail error "mean s" "max s"
 total_fail=0 t_start=$SECONDS
 for f in "${labs[@]}"; do
@@ -53,7 +55,7 @@ for f in "${labs[@]}"; do
 	for ((i = 1; i <= N; i++)); do
 		t0=$(date +%s%N)
 		rm -f "$wd"/*
-		(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" "$labpath") >"$log" 2>&1; rc=$?
+		(cd "$wd" && exec "$LABCTL" run --engine "$ENGINE" --observer "$OBSERVER" "$labpath") >"$log" 2>&1; rc=$?
 		ms=$((($(date +%s%N) - t0) / 1000000))
 		sum_ms=$((sum_ms + ms)); [ $ms -gt $max_ms ] && max_ms=$ms
 		case $rc in
