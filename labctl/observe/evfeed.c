@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
+
 /* Cookies the kernel hands out are a counter; made-up ones (request sockets) have this bit,
  * which a counter does not reach in the life of a machine. */
 #define EVFEED_REQ_COOKIE (1ULL << 55)
@@ -33,19 +35,9 @@ struct evfeed {
 	int npend, cpend;
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t hkey(int host, uint64_t k)
 {
-	return mix(k ^ ((uint64_t)host * 0x9e3779b97f4a7c15ULL));
+	return hash_mix64(k ^ ((uint64_t)host * 0x9e3779b97f4a7c15ULL));
 }
 
 static long map_slot(const struct map *m, uint64_t k)
@@ -53,7 +45,7 @@ static long map_slot(const struct map *m, uint64_t k)
 	if (!m->cap)
 		return -1;
 	size_t mask = m->cap - 1;
-	for (size_t i = mix(k) & mask;; i = (i + 1) & mask) {
+	for (size_t i = hash_mix64(k) & mask;; i = (i + 1) & mask) {
 		if (m->st[i] == 0)
 			return -1;
 		if (m->st[i] == 1 && m->keys[i] == k)
@@ -118,7 +110,7 @@ static int map_put(struct map *m, uint64_t k, uint64_t v)
 	if ((m->used + m->dead + 1) * 2 > m->cap && map_grow(m) < 0)
 		return -ENOMEM;
 	size_t mask = m->cap - 1;
-	size_t j = mix(k) & mask;
+	size_t j = hash_mix64(k) & mask;
 	while (m->st[j] == 1)
 		j = (j + 1) & mask;
 	if (m->st[j] == 2)

@@ -1,5 +1,6 @@
 /* timeline: see timeline.h. */
 #include "base/clock.h"
+#include "base/hash.h"
 #include "observe/timeline.h"
 
 #include <errno.h>
@@ -35,16 +36,6 @@ struct timeline {
 	void *hook_arg;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t ckey(int host, uint64_t cookie)
 {
 	/* Cookies are small counters: fold the host into the top byte. */
@@ -58,7 +49,7 @@ static uint64_t tkey(int host, const uint8_t *la, const uint8_t *ra, uint16_t lp
 		uint64_t a, b;
 		memcpy(&a, la + i, 8);
 		memcpy(&b, ra + i, 8);
-		h = mix64(h ^ a) ^ mix64(b + (uint64_t)i);
+		h = hash_mix64(h ^ a) ^ hash_mix64(b + (uint64_t)i);
 	}
 	return h | 1;  /* 0 marks an empty slot */
 }
@@ -97,7 +88,7 @@ static int cmap_find(const struct timeline *tl, uint64_t k)
 	if (!tl->ccap)
 		return -1;
 	size_t mask = tl->ccap - 1;
-	for (size_t i = mix64(k) & mask;; i = (i + 1) & mask) {
+	for (size_t i = hash_mix64(k) & mask;; i = (i + 1) & mask) {
 		if (!tl->cvals[i])
 			return -1;
 		if (tl->ckeys[i] == k)
@@ -108,7 +99,7 @@ static int cmap_find(const struct timeline *tl, uint64_t k)
 static int cmap_put_raw(uint64_t *keys, int *vals, size_t cap, uint64_t k, int v)
 {
 	size_t mask = cap - 1;
-	for (size_t i = mix64(k) & mask;; i = (i + 1) & mask) {
+	for (size_t i = hash_mix64(k) & mask;; i = (i + 1) & mask) {
 		if (!vals[i] || keys[i] == k) {
 			int fresh = !vals[i];
 			keys[i] = k;
@@ -191,7 +182,7 @@ static int tmap_find_synrecv(const struct timeline *tl, int host, const struct d
 		return -1;
 	uint64_t k = tkey(host, s->laddr, s->raddr, s->lport, s->rport);
 	size_t mask = tl->tcap - 1;
-	for (size_t i = mix64(k) & mask;; i = (i + 1) & mask) {
+	for (size_t i = hash_mix64(k) & mask;; i = (i + 1) & mask) {
 		if (!tl->tvals[i])
 			return -1;
 		if (tl->tkeys[i] != k)
