@@ -84,6 +84,7 @@ struct group {
 	/* connect / cycle */
 	struct sockaddr_storage target, from;
 	bool has_from;
+	bool keepalive;          /* SO_KEEPALIVE on every connect */
 	int64_t to_start, started;
 	double rate;             /* per second, 0 = as fast as the loop goes */
 	ev_tstamp t0;

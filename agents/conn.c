@@ -482,6 +482,10 @@ static int connect_one(struct group *g, bool first)
 			return 0;
 		}
 	}
+	if (g->keepalive) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
 	struct conn *c = conn_new(g, fd, CS_CONNECTING);
 	if (!c) {
 		close(fd);
@@ -615,6 +619,7 @@ void conn_op_connect(struct agent *a, const struct proto_msg *m)
 	g->on_eof = (m->have & PA_BIT(PA_ON_EOF)) ? (uint8_t)m->on_eof : EOF_CLOSE;
 	g->data = (m->have & PA_BIT(PA_DATA)) ? (uint8_t)m->data : DATA_SINK;
 	g->rate = (m->have & PA_BIT(PA_RATE_MILLI)) ? (double)m->rate_milli / 1000.0 : 0;
+	g->keepalive = m->flags & PROTO_F_KEEPALIVE;
 	g->t0 = ev_now(a->loop);
 	g->to_start = g->started + count;
 	ev_init(&g->ctimer, ctimer_cb);
@@ -815,6 +820,7 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 	uint16_t port = ntohs(((const struct sockaddr_in *)&m->addr)->sin_port);
 	int backlog = (m->have & PA_BIT(PA_BACKLOG)) ? (int)m->backlog : 128;
 	bool all = m->flags & PROTO_F_ALL_FAMILIES;
+	bool no_reuse = m->flags & PROTO_F_NO_REUSEADDR;
 
 	if (m->have & PA_BIT(PA_GROUP))
 		snprintf(name, sizeof(name), "%s", m->group);
@@ -838,7 +844,15 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 		agent_reply_err(a, m->tag, errno, "socket: %s", strerror(errno));
 		return;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Servers set SO_REUSEADDR so that a restart binds while the connections the old
+	 * process closed first sit in TIME_WAIT; `reuseaddr off` shows why (the bind fails
+	 * with EADDRINUSE).  Linux lets the bind through only when those sockets had it too:
+	 * they inherited it from the old listener. */
+	if (!no_reuse)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* accepted sockets inherit SO_KEEPALIVE (and start their keepalive timer) */
+	if (m->flags & PROTO_F_KEEPALIVE)
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	/* Every family with one socket, whatever net.ipv6.bindv6only says: IPv4 peers arrive
 	 * as ::ffff:a.b.c.d, and the port keeps a single accept queue for both. */
 	if (all && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
@@ -847,8 +861,23 @@ void conn_op_listen(struct agent *a, const struct proto_msg *m)
 		agent_reply_err(a, m->tag, err, "IPV6_V6ONLY: %s", strerror(err));
 		return;
 	}
-	if (bind(fd, (const struct sockaddr *)&m->addr, ss_len(&m->addr)) < 0 ||
-	    listen(fd, backlog) < 0) {
+	bool bound = bind(fd, (const struct sockaddr *)&m->addr, ss_len(&m->addr)) == 0;
+	if (!bound && errno == EADDRINUSE && no_reuse) {
+		/* what a server without SO_REUSEADDR meets on restart: the lab expects it as an
+		 * error event of the group, which has no listener (unlisten: EBADF) */
+		close(fd);
+		struct group *g = group_new(a, name, GK_LISTEN);
+		if (!g) {
+			agent_reply_err(a, m->tag, ENOMEM, "out of memory");
+			return;
+		}
+		ev_init(&g->ltimer, ltimer_cb);
+		emit(a, EVK_ERROR, g->name, NULL, 0, EADDRINUSE, 0);
+		agent_reply_note(a, m->tag, "bind %s: EADDRINUSE (%s): no listener, an error "
+				 "event", ss_str(&m->addr, buf, sizeof(buf)), strerror(EADDRINUSE));
+		return;
+	}
+	if (!bound || listen(fd, backlog) < 0) {
 		int err = errno;
 		close(fd);
 		agent_reply_err(a, m->tag, err, "%s: %s", ss_str(&m->addr, buf, sizeof(buf)),

@@ -74,7 +74,15 @@ enum {
 	PROTO_F_ABORT = 1 << 0,   /* on EV_CLOSED: closed with SO_LINGER {1,0} (RST) */
 	PROTO_F_ALL_FAMILIES = 1 << 1,  /* on LISTEN, ADDR [::]:PORT: IPV6_V6ONLY 0, so one socket
 					   (one accept queue) takes IPv4 connections too */
-	PROTO_F_ALL = PROTO_F_ABORT | PROTO_F_ALL_FAMILIES,
+	PROTO_F_NO_REUSEADDR = 1 << 2,  /* on LISTEN: no SO_REUSEADDR (the agent sets it by
+					   default, as servers do); an EADDRINUSE from bind is then
+					   an error event of the group, not the request's error */
+	PROTO_F_KEEPALIVE = 1 << 3,     /* on LISTEN (inherited by what it accepts) and CONNECT:
+					   SO_KEEPALIVE, timed by the namespace's tcp_keepalive_*
+					   sysctls; a peer that stops answering ends in a timeout
+					   event */
+	PROTO_F_ALL = PROTO_F_ABORT | PROTO_F_ALL_FAMILIES | PROTO_F_NO_REUSEADDR |
+		      PROTO_F_KEEPALIVE,
 };
 
 enum proto_attr {

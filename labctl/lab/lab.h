@@ -215,6 +215,9 @@ struct lab_step {
 			enum lab_eof_mode on_eof;
 			enum lab_data_mode data;
 			char group[LAB_NAME_MAX];  /* connections accepted here; default "s" */
+			int no_reuseaddr;      /* `reuseaddr off` (1): no SO_REUSEADDR, and an
+						  EADDRINUSE is an error event; 0 (on) by default */
+			bool keepalive;        /* SO_KEEPALIVE, inherited by accepted sockets */
 		} listen;
 		struct {
 			int target_host;       /* HOST:PORT names a host ... */
@@ -275,6 +278,7 @@ struct lab_step {
 			/* event */
 			enum lab_event_kind event;
 			char group[LAB_NAME_MAX];  /* "" = any group */
+			int err;               /* events with this errno only (`errno NAME`); 0 = any */
 			/* program: state expectations with `program NAME` count only the sockets that
 			 * program's processes hold; LAB_EXPECT_PROGRAM checks its life */
 			bool has_prog;
@@ -340,6 +344,11 @@ int lab_event_parse(const char *s);
 int lab_signal_parse(const char *s);
 const char *lab_signal_name(int sig);
 const char *const *lab_signal_names(size_t *n);
+/* The errors an agent event carries, by C name ("EADDRINUSE", any case): number or -1; the
+ * name back ("?" when not in the table); the table, for suggestions. */
+int lab_errno_parse(const char *s);
+const char *lab_errno_name(int err);
+const char *const *lab_errno_names(size_t *n);
 int lab_prog_find(const struct lab *lab, const char *name);
 
 /* Value parsers (0 or -EINVAL): durations "200us 10ms 1.5s 2m", percentages "5%",

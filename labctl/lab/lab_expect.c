@@ -13,8 +13,30 @@
 static const struct lab_opt counter_opts[] = {WITHIN};
 static const struct lab_optset counter_set = LAB_OPTSET("expect counter", counter_opts);
 
+/* errno NAME: only the events that carry this error (EADDRINUSE, ETIMEDOUT, ...) */
+static int expect_errno(struct parser *p, const struct lab_opt *o, struct lab_optctx *c,
+			struct tok *t, int *i, int n)
+{
+	(void)n;
+	const struct tok *v = &t[*i];
+	int err = lab_errno_parse(v->s);
+	if (err < 0) {
+		size_t ne;
+		const char *const *names = lab_errno_names(&ne);
+		char sug[96];
+		lab_mean(sug, sizeof(sug), v->s, names, ne);
+		return lab_perr(p, v->col, "unknown errno \"%s\" (ECONNREFUSED, ETIMEDOUT, "
+				"ECONNRESET, EPIPE, EADDRINUSE, EADDRNOTAVAIL, EHOSTUNREACH, "
+				"ENETUNREACH, EMFILE, ENFILE, ENOBUFS, ENOMEM)%s", v->s, sug);
+	}
+	*(int *)lab_opt_field(c, o) = err;
+	return 0;
+}
+
 static const struct lab_opt event_opts[] = {
 	{"group", LAB_OPT_GROUP, EXPECT(group), .what = "a group name"},
+	{"errno", LAB_OPT_FN, EXPECT(err), .fn = expect_errno, .what = "an error name like "
+	 "EADDRINUSE"},
 	{"count", LAB_OPT_COUNT, EXPECT(count)},
 	WITHIN,
 };
@@ -116,7 +138,7 @@ static int expect_counter(struct parser *p, int h, struct tok *t, int n, struct 
 	return lab_opts_parse(p, &counter_set, t, i + 1, n, &c);
 }
 
-/* expect HOST event KIND [group G] [count [OP] N] [within DUR] */
+/* expect HOST event KIND [group G] [errno NAME] [count [OP] N] [within DUR] */
 static int expect_event(struct parser *p, int h, struct tok *t, int n, struct lab_step *e)
 {
 	e->u.expect.kind = LAB_EXPECT_EVENT;

@@ -1,5 +1,6 @@
-/* lab_names: TCP state, event and signal names, and "did you mean" suggestions. */
+/* lab_names: TCP state, event, signal and errno names, and "did you mean" suggestions. */
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,41 @@ const char *const *lab_signal_names(size_t *n)
 {
 	*n = NSIGNALS;
 	return signal_names;
+}
+
+/* The errors an agent event can carry (agents/conn.c: a failed connection, a failed bind or
+ * accept), by their C names. */
+static const char *const errno_names[] = {
+	"ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "EPIPE", "EADDRINUSE", "EADDRNOTAVAIL",
+	"EHOSTUNREACH", "ENETUNREACH", "EMFILE", "ENFILE", "ENOBUFS", "ENOMEM",
+};
+static const int errno_nums[] = {
+	ECONNREFUSED, ETIMEDOUT, ECONNRESET, EPIPE, EADDRINUSE, EADDRNOTAVAIL,
+	EHOSTUNREACH, ENETUNREACH, EMFILE, ENFILE, ENOBUFS, ENOMEM,
+};
+#define NERRNOS (sizeof(errno_nums) / sizeof(errno_nums[0]))
+_Static_assert(sizeof(errno_names) / sizeof(errno_names[0]) == NERRNOS, "errno table");
+
+int lab_errno_parse(const char *s)
+{
+	for (size_t i = 0; i < NERRNOS; i++)
+		if (!strcasecmp(s, errno_names[i]))
+			return errno_nums[i];
+	return -1;
+}
+
+const char *lab_errno_name(int err)
+{
+	for (size_t i = 0; i < NERRNOS; i++)
+		if (errno_nums[i] == err)
+			return errno_names[i];
+	return "?";
+}
+
+const char *const *lab_errno_names(size_t *n)
+{
+	*n = NERRNOS;
+	return errno_names;
 }
 
 /* Damerau-free Levenshtein distance, case-insensitive, on short words. */

@@ -137,7 +137,9 @@ static const char *const eof_modes[] = {"close", "keep", "shutdown", NULL};
  * sends RST, RFC 2525 2.17) */
 static const char *const data_modes[] = {"sink", "echo", "source", "ignore", NULL};
 
-enum { LI_BACKLOG, LI_ACCEPT, LI_ON_EOF, LI_DATA, LI_AS };
+static const char *const on_off[] = {"on", "off", NULL};
+
+enum { LI_BACKLOG, LI_ACCEPT, LI_ON_EOF, LI_DATA, LI_AS, LI_REUSEADDR, LI_KEEPALIVE };
 static const struct lab_opt listen_opts[] = {
 	[LI_BACKLOG] = {"backlog", LAB_OPT_UINT, STEP(listen.backlog), .what = "a number",
 			.min = 0, .max = 1048576},
@@ -148,6 +150,10 @@ static const struct lab_opt listen_opts[] = {
 	[LI_DATA] = {"data", LAB_OPT_WORD, STEP(listen.data), .words = data_modes,
 		     .what = "sink, echo, source or ignore"},
 	[LI_AS] = {"as", LAB_OPT_GROUP_NEW, STEP(listen.group), .what = "a group name"},
+	/* off: a restart while the old connections sit in TIME_WAIT fails (EADDRINUSE) */
+	[LI_REUSEADDR] = {"reuseaddr", LAB_OPT_WORD, STEP(listen.no_reuseaddr), .words = on_off,
+			  .what = "on or off"},
+	[LI_KEEPALIVE] = {"keepalive", LAB_OPT_FLAG, STEP(listen.keepalive)},
 };
 static const struct lab_optset listen_set = LAB_OPTSET("listen", listen_opts);
 

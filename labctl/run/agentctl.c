@@ -374,6 +374,10 @@ static void listen_opts(const struct lab_step *st, struct proto_msg *m)
 		   PA_BIT(PA_AFTER_NS) | PA_BIT(PA_ON_EOF) | PA_BIT(PA_DATA);
 	if (st->u.listen.group[0])
 		proto_set_group(m, st->u.listen.group);
+	if (st->u.listen.no_reuseaddr)
+		m->flags |= PROTO_F_NO_REUSEADDR;
+	if (st->u.listen.keepalive)
+		m->flags |= PROTO_F_KEEPALIVE;
 }
 
 int agentctl_send_listen(struct agentctl *a, const struct lab_step *st, bool all_families,

@@ -43,13 +43,13 @@ static void on_event(void *arg, const struct agent_event *ev)
 }
 
 int run_events_count(const struct run *r, int host, enum lab_event_kind kind, const char *group,
-		     int64_t *n)
+		     int err, int64_t *n)
 {
 	*n = 0;
 	for (size_t i = 0; i < r->nevs; i++) {
 		const struct run_event *ev = &r->evs[i];
-		if (ev->host == host && ev->kind == kind && (!group || !*group ||
-							     !strcmp(group, ev->group)))
+		if (ev->host == host && ev->kind == kind && (!err || ev->err == err) &&
+		    (!group || !*group || !strcmp(group, ev->group)))
 			(*n)++;
 	}
 	return 0;

@@ -121,8 +121,9 @@ int run_agent_send(struct run *r, const struct lab_step *st, uint32_t *tag, stru
 /* detail (len bytes) receives the agent's note on the answer (flood: how many SYNs), or "". */
 int run_agent_wait(struct run *r, const struct lab_step *st, uint32_t tag, char *detail,
 		   size_t len, struct lc_err *e);
+/* Events of host of that kind (in group, when not empty; carrying errno err, when not 0). */
 int run_events_count(const struct run *r, int host, enum lab_event_kind kind, const char *group,
-		     int64_t *n);
+		     int err, int64_t *n);
 void run_agents_free(struct run *r);
 
 /* run_observe.c */

@@ -265,10 +265,12 @@ int run_expect(struct run *r, const struct lab_step *st, struct lc_err *e)
 			held = expect_history(r, st, seen, sizeof(seen));
 		} else if (st->u.expect.kind == LAB_EXPECT_EVENT) {
 			int64_t n;
-			run_events_count(r, h, st->u.expect.event, st->u.expect.group, &n);
+			int err = st->u.expect.err;
+			run_events_count(r, h, st->u.expect.event, st->u.expect.group, err, &n);
 			held = expect_count_holds(&st->u.expect.count, n);
-			snprintf(seen, sizeof(seen), "saw %" PRId64 " %s event%s%s%s", n,
+			snprintf(seen, sizeof(seen), "saw %" PRId64 " %s event%s%s%s%s%s", n,
 				 lab_event_name(st->u.expect.event), n == 1 ? "" : "s",
+				 err ? " with " : "", err ? lab_errno_name(err) : "",
 				 st->u.expect.group[0] ? " in group " : "", st->u.expect.group);
 		} else if (st->u.expect.kind == LAB_EXPECT_PROGRAM) {
 			run_prog_expect(r, st, &held, seen, sizeof(seen));

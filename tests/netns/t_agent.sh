@@ -200,6 +200,44 @@ check_eq "in flight: ... and says how they ended" "$(note)" \
 check "in flight: ... EHOSTUNREACH" grep -q "^event client error .*group=nx2 .*err=EHOSTUNREACH" "$LOG"
 check_eq "in flight: nothing was left to abort" "$(evn client closed nx2)" 0
 
+# --- reuseaddr off: a restart while the old connections sit in TIME_WAIT (issue 18)
+ad server listen :8110 as ra
+ad client connect $SA:8110 count 3 as rc
+ad client wait-event connected 3 group rc
+ad server wait-event accepted 3 group ra
+ad server close ra                       # the server closes first: TIME_WAIT is its own
+ad client wait-event closed 3 group rc   # the clients close on EOF
+check "reuseaddr: 3 TIME-WAIT on the server (ss)" \
+	wait_for 3 eq 3 ssn "$S" time-wait '( sport = :8110 )'
+check "reuseaddr: unlisten" ad server unlisten ra
+check "reuseaddr off: the listen step is answered" ad server listen :8110 reuseaddr off as rb
+snote() { grep "^note server: " "$LOG" | tail -1 | sed 's/^note server: //'; }
+check_eq "reuseaddr off: ... with a note" "$(snote)" \
+	"bind 0.0.0.0:8110: EADDRINUSE (Address already in use): no listener, an error event"
+check "reuseaddr off: an error event with EADDRINUSE" \
+	grep -q "^event server error .*group=rb .*err=EADDRINUSE" "$LOG"
+check_eq "reuseaddr off: nothing listens (ss)" "$(ss -Htln -N "$S" '( sport = :8110 )' | wc -l)" 0
+if ad server unlisten rb; then not_ok "reuseaddr off: unlisten of the group without a listener fails"
+else ok "reuseaddr off: unlisten of the group without a listener fails"; fi
+check "reuseaddr on: the same bind works through the TIME-WAITs" ad server listen :8110 as rd
+check_eq "reuseaddr on: LISTEN (ss)" "$(ss -Htln -N "$S" '( sport = :8110 )' | wc -l)" 1
+ad client connect $SA:8110 as re
+check "reuseaddr on: and accepts" ad server wait-event accepted 1 group rd within 2s
+
+# --- keepalive: SO_KEEPALIVE on the listener, inherited by what it accepts (issue 18)
+ad server listen :8111 keepalive on as ka
+ad server listen :8112 as nk
+ad client connect $SA:8111 as kc
+ad client connect $SA:8112 as nc
+ad server wait-event accepted 1 group ka
+ad server wait-event accepted 1 group nk
+check "keepalive: the accepted connection has a keepalive timer (ss -o)" \
+	bash -c "ss -Htano -N '$S' state established '( sport = :8111 )' | grep -q 'timer:(keepalive'"
+check "keepalive: the listener without it gives none" \
+	bash -c "! ss -Htano -N '$S' state established '( sport = :8112 )' | grep -q 'timer:(keepalive'"
+check "keepalive: the client side has none (its option is the listener's)" \
+	bash -c "! ss -Htano -N '$C' state established '( dport = :8111 )' | grep -q 'timer:(keepalive'"
+
 # --- errors are answers, not crashes
 if ad client connect $SA:8001 as bad from 10.231.0.99; then
 	not_ok "error answer: connect from a foreign address fails"

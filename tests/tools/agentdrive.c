@@ -12,6 +12,7 @@
  * Commands:
  *   listen [ADDR]:PORT [backlog N] [accept auto|never|manual|after DUR]
  *          [on-eof close|keep|shutdown] [data sink|echo|source|ignore] [as G]
+ *          [reuseaddr on|off] [keepalive on|off]    (prints the agent's note, if any)
  *   connect ADDR:PORT [count N] [rate R/s] [as G] [from ADDR]
  *   send G BYTES | shutdown G | close G | abort G  [wait-connect DUR]   (prints
  *                                               "note HOST: TEXT" when the agent says
@@ -358,13 +359,20 @@ static int run_cmd(struct drive *d, struct host *h, char **w, int nw, char *err,
 					BAD("listen: data sink|echo|source|ignore");
 			} else if (!strcmp(k, "as")) {
 				snprintf(st.u.listen.group, sizeof(st.u.listen.group), "%s", val);
+			} else if (!strcmp(k, "reuseaddr") && (!strcmp(val, "on") || !strcmp(val, "off"))) {
+				st.u.listen.no_reuseaddr = !strcmp(val, "off");
+			} else if (!strcmp(k, "keepalive") && (!strcmp(val, "on") || !strcmp(val, "off"))) {
+				st.u.listen.keepalive = !strcmp(val, "on");
 			} else {
 				BAD("listen: unknown option %s", k);
 			}
 		}
+		struct agentctl_result res;
 		if (agentctl_send(h->ac, &st, NULL, &tag, &e) < 0 ||
-		    agentctl_wait(h->ac, tag, ANSWER_TIMEOUT_NS, &e) < 0)
+		    agentctl_wait_result(h->ac, tag, ANSWER_TIMEOUT_NS, &res, &e) < 0)
 			BAD("%s", e.msg);
+		if (res.detail[0])
+			printf("note %s: %s\n", h->name, res.detail);
 		return 0;
 	}
 	if (!strcmp(cmd, "connect") || !strcmp(cmd, "cycle")) {

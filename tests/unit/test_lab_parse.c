@@ -858,6 +858,61 @@ static void test_bad_files(void **state)
 
 /* ---- value parsers --------------------------------------------------------------------- */
 
+/* listen ... reuseaddr on|off, keepalive (issue 18: time-wait-port-reuse, keepalive-dead-peer) */
+static void test_listen_reuseaddr_keepalive(void **state)
+{
+	(void)state;
+	struct lab *lab = parse_ok(LINK2 "server listen :80\n"
+				   "server listen :81 reuseaddr off as r\n"
+				   "server listen :82 reuseaddr on keepalive as k\n");
+	assert_int_equal(lab->nsteps, 3);
+	assert_int_equal(lab->steps[0].u.listen.no_reuseaddr, 0);   /* default: SO_REUSEADDR */
+	assert_false(lab->steps[0].u.listen.keepalive);
+	assert_int_equal(lab->steps[1].u.listen.no_reuseaddr, 1);
+	assert_false(lab->steps[1].u.listen.keepalive);
+	assert_int_equal(lab->steps[2].u.listen.no_reuseaddr, 0);
+	assert_true(lab->steps[2].u.listen.keepalive);
+	assert_string_equal(lab->steps[2].u.listen.group, "k");
+	lab_free(lab);
+	check_err(LINK2 "server listen :80 reuseaddr\n",
+		  "t.lab:4:19: reuseaddr needs on or off");
+	check_err(LINK2 "server listen :80 reuseaddr no\n",
+		  "t.lab:4:29: reuseaddr must be on or off, got \"no\"; did you mean on?");
+	check_err(LINK2 "server listen :80 reuseadr off\n",
+		  "t.lab:4:19: unknown key \"reuseadr\"; did you mean reuseaddr?");
+	check_err(LINK2 "server listen :80 keepalvie\n",
+		  "t.lab:4:19: unknown key \"keepalvie\"; did you mean keepalive?");
+}
+
+/* expect HOST event KIND errno NAME */
+static void test_event_errno(void **state)
+{
+	(void)state;
+	struct lab *lab = parse_ok(LINK2 "server listen :80 reuseaddr off as s2\n"
+				   "expect server event error group s2 errno EADDRINUSE\n"
+				   "expect server event timeout errno etimedout count 0 within 1s\n"
+				   "expect server event reset\n");
+	assert_int_equal(lab->nsteps, 4);
+	assert_int_equal(lab->steps[1].u.expect.kind, LAB_EXPECT_EVENT);
+	assert_int_equal(lab->steps[1].u.expect.event, LAB_EV_ERROR);
+	assert_int_equal(lab->steps[1].u.expect.err, EADDRINUSE);
+	assert_string_equal(lab->steps[1].u.expect.group, "s2");
+	assert_int_equal(lab->steps[2].u.expect.err, ETIMEDOUT);
+	assert_int_equal(lab->steps[2].u.expect.count.n, 0);
+	assert_int_equal(lab->steps[3].u.expect.err, 0);             /* any */
+	lab_free(lab);
+	assert_string_equal(lab_errno_name(EADDRINUSE), "EADDRINUSE");
+	assert_string_equal(lab_errno_name(EDOM), "?");
+	assert_int_equal(lab_errno_parse("ECONNRESET"), ECONNRESET);
+	assert_int_equal(lab_errno_parse("EBOGUS"), -1);
+	check_err(LINK2 "expect server event error errno EADDRINUS\n",
+		  "t.lab:4:33: unknown errno \"EADDRINUS\" (ECONNREFUSED, ETIMEDOUT, ECONNRESET, "
+		  "EPIPE, EADDRINUSE, EADDRNOTAVAIL, EHOSTUNREACH, ENETUNREACH, EMFILE, ENFILE, "
+		  "ENOBUFS, ENOMEM); did you mean EADDRINUSE?");
+	check_err(LINK2 "expect server event error errno\n",
+		  "t.lab:4:27: errno needs an error name like EADDRINUSE");
+}
+
 static void test_duration(void **state)
 {
 	(void)state;
@@ -1098,6 +1153,8 @@ int main(void)
 		cmocka_unit_test(test_unlisten),
 		cmocka_unit_test(test_wait_connect),
 		cmocka_unit_test(test_listen_twice),
+		cmocka_unit_test(test_listen_reuseaddr_keepalive),
+		cmocka_unit_test(test_event_errno),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_same_subnet),
 		cmocka_unit_test(test_addr_toward),
