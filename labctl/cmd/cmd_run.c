@@ -26,7 +26,8 @@ static const char run_usage[] =
 	"check its expectations, print the step log, timeline and ladder, and tear it all\n"
 	"down. A directory runs every *.lab in it and ends with a summary table.\n"
 	"\n"
-	"  --engine auto|netem|userlink|veth   how links are impaired (default auto)\n"
+	"  --engine auto|netem|userlink|pktlink|veth   how links are impaired (default\n"
+	"                    auto; pktlink is userlink through packet sockets, no TAP)\n"
 	"  --seed N          seed of the userlink engine's random draws (default: the lab's)\n"
 	"  --capture DIR     capture every host's interfaces to DIR/LABID-HOST-IF.pcap and\n"
 	"                    write the ladder as SVG to DIR/LABID.svg\n"
@@ -194,9 +195,10 @@ int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'E':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "netem") &&
-			    strcmp(optarg, "userlink") && strcmp(optarg, "veth")) {
-				fprintf(stderr, "labctl run: --engine must be auto, netem, userlink or "
-					"veth, not \"%s\"\n", optarg);
+			    strcmp(optarg, "userlink") && strcmp(optarg, "pktlink") &&
+			    strcmp(optarg, "veth")) {
+				fprintf(stderr, "labctl run: --engine must be auto, netem, userlink, "
+					"pktlink or veth, not \"%s\"\n", optarg);
 				return LC_EXIT_USAGE;
 			}
 			o.engine = optarg;
