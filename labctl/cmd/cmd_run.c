@@ -238,6 +238,14 @@ int cmd_run(int argc, char **argv)
 	}
 	struct lc_err e = {0};
 	bool rootless = userns_wanted();
+	if (rootless && (o.expose || o.low_latency)) {
+		fprintf(stderr, "labctl run: %s\n", o.expose
+			? "--expose needs root: a rootless lab's namespaces live in its own user "
+			  "namespace and cannot be bound under /run/netns (run with sudo to expose)"
+			: "--low-latency needs root: /dev/cpu_dma_latency (the PM QoS request) opens "
+			  "for root only (run with sudo, or without --low-latency)");
+		return LC_EXIT_USAGE;
+	}
 	if (!rootless && privs_check("labctl run", &e) < 0) {
 		fprintf(stderr, "labctl run: %s\n", e.msg);
 		return LC_EXIT_USAGE;

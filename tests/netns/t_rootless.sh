@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Rootless labs (issue 15): `labctl run` as an unprivileged user (nobody, no capabilities)
+# with LABCTL_ROOTLESS=1 makes one user namespace per lab that maps the caller to root, and
+# every namespace of the lab inside it.  Checked from outside, as root: the lab's processes
+# are the caller's uid, live in a user namespace that is not the host's, no device appears
+# in the host's namespace, and a SIGKILL at any moment leaves no namespace and no process.
+# The build and the labs are copied into a world-readable directory: the checkout's parents
+# may be closed to nobody (CI runs from a fresh clone).
+source "$(dirname "$0")/lib.sh"
+need_root
+RL_UID=65534
+cd "$(dirname "$0")/../.."
+if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null)" = 0 ] ||
+   ! setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all unshare -Urn true 2>/dev/null; then
+	skip "this kernel does not let nobody make user namespaces"
+	exit 0
+fi
+chmod 755 "$T_TMP"
+RL="$T_TMP/rl"
+mkdir -p "$RL/cap" "$RL/t"
+cp "$LABCTL" "$RL/labctl"
+cp "$LABCTL_AGENT" "$RL/labctl-agent"
+cp -r labs "$RL/labs"
+cp tests/data/labs/wait.lab tests/data/labs/wait-long.lab "$RL/t/"
+cp tests/labs-wrong/handshake-passive-time-wait.lab "$RL/t/wrong.lab"
+cat >"$RL/t/prog.lab" <<'EOF'
+# A program on an impaired link, for a look from outside while it runs.
+lab rlprog
+host a addr 10.0.0.1/24
+host b addr 10.0.0.2/24
+link a b delay 1ms
+b start nap -- sleep 31.25
+b listen :80
+a connect b:80
+expect a ESTABLISHED within 2s
+wait 4s
+EOF
+chmod -R a+rX "$RL"
+chmod 777 "$RL/cap"
+# rl ARGS...: labctl as nobody, no capabilities, rootless asked for, from a directory it owns.
+rl() {
+	(cd "$RL/cap" && setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all \
+		env LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		"$RL/labctl" "$@")
+}
+host_links=$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')
+init_user=$(readlink /proc/self/ns/user)
+init_net=$(readlink /proc/self/ns/net)
+
+# Not asked for: refused as before, and the message says how.
+out=$(cd "$RL/cap" && setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all \
+	"$RL/labctl" run "$RL/t/wait.lab" 2>&1); rc=$?
+check_eq "without LABCTL_ROOTLESS a non-root run exits 2" "$rc" 2
+check "... and the refusal names LABCTL_ROOTLESS" grep -q 'LABCTL_ROOTLESS=1' <<<"$out"
+
+out=$(rl run "$RL/t/wait.lab" 2>&1); rc=$?
+check_eq "a lab that impairs nothing runs rootless (veth engine)" "$rc" 0 || echo "$out" | sed 's/^/# /'
+check "... on the veth engine" grep -q 'engine veth' <<<"$out"
+
+out=$(rl run --capture "$RL/cap/hs" "$RL/labs/handshake.lab" 2>&1); rc=$?
+check_eq "handshake.lab (a delayed link) passes rootless" "$rc" 0 || echo "$out" | sed 's/^/# /'
+check "... on the packet-socket engine (no /dev/net/tun for nobody)" grep -q 'pktlink' <<<"$out"
+check_eq "... its captures belong to the caller outside" \
+	"$(stat -c %u "$RL"/cap/hs/*-client-eth0.pcap 2>/dev/null | sort -u)" "$RL_UID"
+check "... and hold the handshake (tcpdump reads SYN, SYN+ACK, FIN)" \
+	bash -c "tcpdump -nr $RL/cap/hs/*-client-eth0.pcap 2>/dev/null | grep -c 'Flags \[\(S\|S\.\|F\.\)\]' | grep -qx '[3-9]'"
+
+out=$(rl run "$RL/labs/lossy-transfer.lab" 2>&1); rc=$?
+check_eq "lossy-transfer.lab (seeded loss, counters) passes rootless" "$rc" 0 || echo "$out" | sed 's/^/# /'
+check "... with the forwarder's counters" grep -q 'pktlink engine.s counters' <<<"$out"
+
+out=$(rl run "$RL/t/wrong.lab" 2>&1); rc=$?
+check_eq "a wrong lab exits 1 rootless" "$rc" 1
+
+out=$(rl run --low-latency "$RL/t/wait.lab" 2>&1); rc=$?
+check_eq "--low-latency rootless is refused with exit 2" "$rc" 2
+check "... naming /dev/cpu_dma_latency" grep -q 'cpu_dma_latency' <<<"$out"
+out=$(rl run --expose "$RL/t/wait.lab" 2>&1); rc=$?
+check_eq "--expose rootless is refused with exit 2" "$rc" 2
+
+# A look from outside while a lab with a program and an agent runs.
+id="rlp-$T_SUFFIX"
+rl run --id "$id" "$RL/t/prog.lab" >"$T_TMP/prog.out" 2>&1 &
+bg=$!
+T_PIDS+=("$bg")
+if wait_for 20 grep -q 'ok  *expect a ESTABLISHED' "$T_TMP/prog.out"; then
+	prog=$(pgrep -f '^sleep 31.25$' | head -1)
+	agent=$(pgrep -f -- "--host $id-b" | head -1)
+	check "the program runs" test -n "$prog"
+	check "an agent runs" test -n "$agent"
+	check_eq "outside, the program is the caller's uid" "$(ps -o uid= -p "$prog" | tr -d ' ')" "$RL_UID"
+	check_eq "outside, the agent is the caller's uid" "$(ps -o uid= -p "$agent" | tr -d ' ')" "$RL_UID"
+	check_eq "inside the lab's user namespace, the program is uid 0 (the caller, mapped)" \
+		"$(nsenter -t "$prog" -U --preserve-credentials awk '/^Uid:/ {print $2}' /proc/"$prog"/status)" 0
+	check "the program's user namespace is not the host's" test "$(readlink /proc/"$prog"/ns/user)" != "$init_user"
+	check_eq "the lab's user namespace maps the caller to 0, and nothing else" \
+		"$(awk '{print $1, $2, $3}' /proc/"$agent"/uid_map)" "0 $RL_UID 1"
+	check "the agent's network namespace is not the host's" test "$(readlink /proc/"$agent"/ns/net)" != "$init_net"
+	check "nsenter into the agent's namespace finds the lab's eth0 at 10.0.0.2" \
+		bash -c "nsenter -t $agent -n ip -br addr show eth0 | grep -q 10.0.0.2/24"
+	check "ss inside sees the established connection" \
+		bash -c "nsenter -t $agent -n ss -Htn state established | grep -q 10.0.0.2:80"
+	check_eq "no device appeared in the host's namespace" \
+		"$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$host_links"
+	check "the program's PID namespace shows it as one of few processes" \
+		test "$(nsenter -t "$prog" -p -r ps -e 2>/dev/null | wc -l)" -le 5
+else
+	not_ok "the program lab reached its expectations"; sed 's/^/# /' "$T_TMP/prog.out"
+fi
+wait "$bg"; rc=$?
+check_eq "the program lab passes" "$rc" 0 || sed 's/^/# /' "$T_TMP/prog.out"
+
+# SIGKILL: nothing of the lab survives (no process of the caller, no user or network
+# namespace of it, no device in the host).
+nobody_procs() { ps -u $RL_UID -o pid= | grep -c .; }
+nobody_ns() { lsns -n -t "$1" -o NS,USER 2>/dev/null | awk -v u="$(id -nu $RL_UID)" '$2 == u || $2 == "'$RL_UID'"' | grep -c .; }
+base_procs=$(nobody_procs); base_net=$(nobody_ns net); base_user=$(nobody_ns user)
+settled() {
+	[ "$(nobody_procs)" = "$base_procs" ] && [ "$(nobody_ns net)" = "$base_net" ] &&
+	[ "$(nobody_ns user)" = "$base_user" ] &&
+	[ "$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" = "$host_links" ]
+}
+kill_at() {  # kill_at WHAT LAB [STALL]: SIGKILL the rootless run when WHAT shows in its log
+	local what=$1 lab=$2 out="$T_TMP/k.$RANDOM" pid
+	( cd "$RL/cap" && exec setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all \
+		env LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" LABCTL_TEST_STALL="${3:-}" \
+		"$RL/labctl" run "$lab" ) >"$out" 2>&1 &
+	pid=$!
+	if [ "$what" = now ] || wait_for 20 grep -q "$what" "$out"; then
+		[ "$what" = now ] && sleep "0.0$((RANDOM % 9 + 1))"
+		local held; held=$(nobody_ns net)
+		kill -9 "$pid"; wait "$pid" 2>/dev/null
+		wait_for 10 settled || true
+		check "SIGKILL ($what ${3:-}; the caller's processes were in $((held - base_net)) network namespaces) leaves no process of the caller" test "$(nobody_procs)" = "$base_procs"
+		check_eq "... no network namespace of the caller" "$(nobody_ns net)" "$base_net"
+		check_eq "... no user namespace of the caller" "$(nobody_ns user)" "$base_user"
+		check_eq "... no device in the host" "$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$host_links"
+	else
+		not_ok "the rootless run reached '$what'"; kill -9 "$pid"; sed 's/^/# /' "$out"
+	fi
+}
+kill_at 'ok  *expect a ESTABLISHED' "$RL/t/wait-long.lab"
+kill_at 'ok  *expect a ESTABLISHED' "$RL/t/prog.lab"
+kill_at 'labctl: stall build' "$RL/t/wait-long.lab" build:5000
+kill_at 'labctl: stall teardown' "$RL/labs/handshake.lab" teardown:5000
+for i in 1 2 3; do kill_at now "$RL/labs/handshake.lab"; done
+
+# The whole catalogue, when asked (about a minute with the sanitizer build).
+if [ "${ROOTLESS_ALL:-0}" = 1 ]; then
+	out=$(rl run -q "$RL/labs" 2>&1); rc=$?
+	check_eq "every lab of the catalogue passes rootless" "$rc" 0 || grep -E 'FAIL|ERROR' <<<"$out" | sed 's/^/# /'
+fi
+t_done
