@@ -110,30 +110,41 @@ fi
 wait "$bg"; rc=$?
 check_eq "the program lab passes" "$rc" 0 || sed 's/^/# /' "$T_TMP/prog.out"
 
-# SIGKILL: nothing of the lab survives (no process of the caller, no user or network
-# namespace of it, no device in the host).
-nobody_procs() { ps -u $RL_UID -o pid= | grep -c .; }
-nobody_ns() { lsns -n -t "$1" -o NS,USER 2>/dev/null | awk -v u="$(id -nu $RL_UID)" '$2 == u || $2 == "'$RL_UID'"' | grep -c .; }
-base_procs=$(nobody_procs); base_net=$(nobody_ns net); base_user=$(nobody_ns user)
+# SIGKILL: nothing of the lab survives: no process in its user namespace (found by inode
+# from the rootless child's /proc entry), none carrying its id, none of the network
+# namespaces it held alive, no device in the host.
+in_userns() { local p n=0; for p in /proc/[0-9]*; do [ "$(stat -L -c %i "$p/ns/user" 2>/dev/null)" = "$1" ] && n=$((n + 1)); done; echo $n; }
+net_held() {  # the network namespaces (inodes) pid $1 holds by fd or lives in
+	{ stat -L -c %i /proc/"$1"/ns/net; for f in /proc/"$1"/fd/*; do readlink "$f"; done |
+		sed -n 's/^net:\[\([0-9]*\)\]$/\1/p'; } 2>/dev/null | sort -u
+}
+net_alive() { lsns -t net -n -o NS 2>/dev/null | sort -u; }
 settled() {
-	[ "$(nobody_procs)" = "$base_procs" ] && [ "$(nobody_ns net)" = "$base_net" ] &&
-	[ "$(nobody_ns user)" = "$base_user" ] &&
+	{ [ -z "$2" ] || [ "$(in_userns "$2")" = 0 ]; } &&
+	[ "$(ps -eo args | grep -v grep | grep -c -- "$1")" = 0 ] &&
+	[ "$(comm -12 <(echo "$3") <(net_alive) | grep -c .)" = 0 ] &&
 	[ "$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" = "$host_links" ]
 }
 kill_at() {  # kill_at WHAT LAB [STALL]: SIGKILL the rootless run when WHAT shows in its log
-	local what=$1 lab=$2 out="$T_TMP/k.$RANDOM" pid
+	local what=$1 lab=$2 out="$T_TMP/k.$RANDOM" pid child uns="" nets="" id="rlk$RANDOM-$T_SUFFIX"
 	( cd "$RL/cap" && exec setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all \
 		env LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" LABCTL_TEST_STALL="${3:-}" \
-		"$RL/labctl" run "$lab" ) >"$out" 2>&1 &
+		"$RL/labctl" run --id "$id" "$lab" ) >"$out" 2>&1 &
 	pid=$!
 	if [ "$what" = now ] || wait_for 20 grep -q "$what" "$out"; then
 		[ "$what" = now ] && sleep "0.0$((RANDOM % 9 + 1))"
-		local held; held=$(nobody_ns net)
+		child=$(pgrep -P "$pid" | head -1)
+		if [ -n "$child" ]; then
+			uns=$(stat -L -c %i /proc/"$child"/ns/user 2>/dev/null)
+			nets=$(net_held "$child")
+		fi
 		kill -9 "$pid"; wait "$pid" 2>/dev/null
-		wait_for 10 settled || true
-		check "SIGKILL ($what ${3:-}; the caller's processes were in $((held - base_net)) network namespaces) leaves no process of the caller" test "$(nobody_procs)" = "$base_procs"
-		check_eq "... no network namespace of the caller" "$(nobody_ns net)" "$base_net"
-		check_eq "... no user namespace of the caller" "$(nobody_ns user)" "$base_user"
+		wait_for 10 settled "$id" "$uns" "$nets" || true
+		local label="SIGKILL at '$what${3:+ $3}' ($(echo "$nets" | grep -c .) network namespaces held)"
+		[ "$what" = now ] || check "$label: the lab had its user namespace" test -n "$uns" -a "$uns" != "$(stat -L -c %i /proc/self/ns/user)"
+		check_eq "$label leaves no process in the lab's user namespace" "$([ -n "$uns" ] && in_userns "$uns" || echo 0)" 0
+		check_eq "... no process of the lab" "$(ps -eo args | grep -v grep | grep -c -- "$id")" 0
+		check_eq "... none of its network namespaces" "$(comm -12 <(echo "$nets") <(net_alive) | grep -c .)" 0
 		check_eq "... no device in the host" "$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$host_links"
 	else
 		not_ok "the rootless run reached '$what'"; kill -9 "$pid"; sed 's/^/# /' "$out"
