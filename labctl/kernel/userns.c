@@ -108,6 +108,24 @@ int userns_enter(struct lc_err *e)
 	return 0;
 }
 
+int userns_join(pid_t pid, struct lc_err *e)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "rootless: %s: %s", path, strerror(errno));
+	int rc = setns(fd, CLONE_NEWUSER) < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return err_set(e, rc, "rootless: joining the lab's user namespace (%s): %s", path,
+			       strerror(-rc));
+	if (unshare(CLONE_NEWNET) < 0)
+		return err_set(e, -errno, "rootless: a network namespace of our own: %s",
+			       strerror(errno));
+	return 0;
+}
+
 int userns_outside(uid_t *uid, gid_t *gid)
 {
 	unsigned long in, out, n;

@@ -40,6 +40,10 @@ int userns_enter(struct lc_err *e);
  * (PR_SET_PDEATHSIG), so a SIGKILL of labctl takes the lab's user namespace with it. */
 int userns_run(int (*fn)(void *), void *arg, struct lc_err *e);
 
+/* Join the user namespace of process pid (a rootless lab's supervisor; its owner may) and
+ * a new network namespace there to come back to.  Single-threaded callers only. */
+int userns_join(pid_t pid, struct lc_err *e);
+
 /* Inside a user namespace that maps uid 0 to another uid outside (a rootless lab): 1 and the
  * outside ids; 0 in the initial user namespace (or when uid 0 is root outside too). */
 int userns_outside(uid_t *uid, gid_t *gid);
