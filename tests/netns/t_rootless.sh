@@ -156,6 +156,75 @@ kill_at 'labctl: stall build' "$RL/t/wait-long.lab" build:5000
 kill_at 'labctl: stall teardown' "$RL/labs/handshake.lab" teardown:5000
 for i in 1 2 3; do kill_at now "$RL/labs/handshake.lab"; done
 
+# Up labs rootless: state in the caller's runtime directory, no /run/netns, exec/ss/impair/
+# step/expect through the supervisor, invisible to another user, nothing left by a SIGKILL.
+XDG="$T_TMP/xdg"; mkdir -m 700 "$XDG"; chown $RL_UID:$RL_UID "$XDG"
+rlx() { (cd "$RL/cap" && setpriv --reuid="$1" --regid="$1" --clear-groups --inh-caps=-all \
+	env XDG_RUNTIME_DIR="$2" LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$RL/labctl" "${@:3}"); }
+uid="rlu-$T_SUFFIX"
+out=$(rlx $RL_UID "$XDG" up --id "$uid" "$RL/labs/handshake.lab" 2>&1); rc=$?
+check_eq "labctl up rootless exits 0" "$rc" 0 || echo "$out" | sed 's/^/# /'
+check "... its state is in \$XDG_RUNTIME_DIR/labctl" test -S "$XDG/labctl/$uid.sock" -a -f "$XDG/labctl/$uid.lab-state"
+check_eq "... a directory only the caller may enter" "$(stat -c '%a %u' "$XDG/labctl")" "700 $RL_UID"
+check "... labctl ls lists it as running" bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' ls | grep -q '^$uid  *running'"
+sup=$(awk '$1 == "pid" {print $2}' "$XDG/labctl/$uid.lab-state")
+check_eq "outside, the supervisor is the caller's uid" "$(ps -o uid= -p "$sup" | tr -d ' ')" "$RL_UID"
+check "... in a user namespace of its own" test "$(readlink /proc/"$sup"/ns/user)" != "$init_user"
+check_eq "no /run/netns entry for it" "$(ls /run/netns 2>/dev/null | grep -c "^$uid-")" 0
+check_eq "no device appeared in the host's namespace" \
+	"$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$host_links"
+check_eq "labctl exec joins the lab's user namespace: uid 0 there" \
+	"$(rlx $RL_UID "$XDG" exec "$uid" server -- id -u 2>&1)" 0
+check "labctl exec runs in the host's namespace (eth0 10.0.0.2, its own /sys)" \
+	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' exec $uid server -- sh -c 'ip -br addr show eth0; ls /sys/class/net' | tr '\n' ' ' | grep -q '10.0.0.2/24.*eth0 lo'"
+check "labctl ss sees the listener" \
+	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' ss $uid server | grep -q 'LISTEN.*:8080'"
+check "labctl impair changes a link (pktlink)" \
+	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' impair $uid client server delay 5ms | grep -q pktlink"
+out=$(rlx $RL_UID "$XDG" step "$uid" 'client connect server:8080' 2>&1); rc=$?
+check_eq "labctl step connects" "$rc" 0 || echo "$out" | sed 's/^/# /'
+out=$(rlx $RL_UID "$XDG" expect "$uid" 'client ESTABLISHED within 2s' 2>&1); rc=$?
+check_eq "labctl expect holds" "$rc" 0 || echo "$out" | sed 's/^/# /'
+out=$(rlx $RL_UID "$XDG" expect "$uid" 'client CLOSE_WAIT within 100ms' 2>&1); rc=$?
+check_eq "a wrong labctl expect exits 1" "$rc" 1
+OTHER=12345
+OXDG="$T_TMP/oxdg"; mkdir -m 700 "$OXDG"; chown $OTHER:$OTHER "$OXDG"
+check_eq "another user's labctl ls lists none of it" "$(rlx $OTHER "$OXDG" ls 2>&1 | grep -c "$uid")" 0
+rlx $OTHER "$OXDG" down "$uid" >/dev/null 2>&1; rc=$?
+check_eq "another user cannot take it down" "$rc" 2
+rlx $OTHER "$OXDG" exec "$uid" server -- true >/dev/null 2>&1; rc=$?
+check_eq "another user cannot exec into it" "$rc" 2
+check_eq "... not even pointed at the caller's directory" "$(rlx $OTHER "$XDG" ls 2>&1 | grep -c "$uid")" 0
+check "... and the lab is still running" bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' ls | grep -q '^$uid  *running'"
+uns=$(stat -L -c %i /proc/"$sup"/ns/user)
+nets=$(net_held "$sup")
+out=$(rlx $RL_UID "$XDG" down "$uid" 2>&1); rc=$?
+check_eq "labctl down rootless exits 0" "$rc" 0 || echo "$out" | sed 's/^/# /'
+wait_for 10 settled "$uid" "$uns" "$nets" || true
+check_eq "... nothing is left in its user namespace" "$(in_userns "$uns")" 0
+check_eq "... none of its network namespaces" "$(comm -12 <(echo "$nets") <(net_alive) | grep -c .)" 0
+check_eq "... no state" "$(ls "$XDG/labctl" | grep -c "$uid")" 0
+
+uid="rlk-$T_SUFFIX"
+rlx $RL_UID "" up --id "$uid" "$RL/labs/handshake.lab" >/dev/null 2>&1
+check "without \$XDG_RUNTIME_DIR the state is in /tmp/labctl-UID (mode 700)" \
+	test "$(stat -c '%a %u' /tmp/labctl-$RL_UID 2>/dev/null)" = "700 $RL_UID" -a -f /tmp/labctl-$RL_UID/"$uid".lab-state
+sup=$(awk '$1 == "pid" {print $2}' /tmp/labctl-$RL_UID/"$uid".lab-state 2>/dev/null)
+if [ -n "$sup" ]; then
+	uns=$(stat -L -c %i /proc/"$sup"/ns/user); nets=$(net_held "$sup")
+	kill -9 "$sup"
+	wait_for 10 settled "$uid" "$uns" "$nets" || true
+	check_eq "SIGKILL of a rootless supervisor leaves nothing in its user namespace" "$(in_userns "$uns")" 0
+	check_eq "... none of its network namespaces" "$(comm -12 <(echo "$nets") <(net_alive) | grep -c .)" 0
+	check "... ls says it is dead" bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '' ls 2>/dev/null | grep -q '^$uid  *DEAD'"
+	rlx $RL_UID "" down "$uid" >/dev/null 2>&1; rc=$?
+	check_eq "... down removes what it left" "$rc:$(ls /tmp/labctl-$RL_UID | grep -c "$uid")" "0:0"
+	rmdir /tmp/labctl-$RL_UID 2>/dev/null   # only when nothing else of the user's is there
+else
+	not_ok "labctl up without XDG_RUNTIME_DIR"
+fi
+
 # The whole catalogue, when asked (about a minute with the sanitizer build).
 if [ "${ROOTLESS_ALL:-0}" = 1 ]; then
 	out=$(rl run -q "$RL/labs" 2>&1); rc=$?
