@@ -158,6 +158,7 @@ int userns_run(int (*fn)(void *), void *arg, struct lc_err *e)
 	sigaddset(&fwd, SIGINT);
 	sigaddset(&fwd, SIGTERM);
 	sigaddset(&fwd, SIGHUP);
+	sigaddset(&fwd, SIGCHLD);   /* wakes the wait below the moment the child ends */
 	sigprocmask(SIG_BLOCK, &fwd, &old);
 	pid_t parent = getpid();
 	fflush(NULL);   /* the child must not repeat buffered output */
@@ -192,9 +193,11 @@ int userns_run(int (*fn)(void *), void *arg, struct lc_err *e)
 			status = -1;
 			break;
 		}
-		struct timespec ts = {0, 50 * 1000 * 1000};
+		struct timespec ts = {1, 0};
 		siginfo_t si;
 		int sig = sigtimedwait(&fwd, &si, &ts);
+		if (sig == SIGCHLD)
+			continue;
 		/* A terminal's ^C reaches the child itself (one process group); pass on only
 		 * what was sent to us alone. */
 		if (sig > 0 && si.si_code != SI_KERNEL)
