@@ -180,6 +180,8 @@ check "labctl exec runs in the host's namespace (eth0 10.0.0.2, its own /sys)" \
 	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' exec $uid server -- sh -c 'ip -br addr show eth0; ls /sys/class/net' | tr '\n' ' ' | grep -q '10.0.0.2/24.*eth0 lo'"
 check "labctl ss sees the listener" \
 	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' ss $uid server | grep -q 'LISTEN.*:8080'"
+check "labctl watch polls the host's sockets" \
+	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' watch $uid server --for 300ms | grep -q 'LISTEN'"
 check "labctl impair changes a link (pktlink)" \
 	bash -c "$(declare -f rlx); RL='$RL' RL_UID=$RL_UID; rlx $RL_UID '$XDG' impair $uid client server delay 5ms | grep -q pktlink"
 out=$(rlx $RL_UID "$XDG" step "$uid" 'client connect server:8080' 2>&1); rc=$?
