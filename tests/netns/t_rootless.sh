@@ -17,7 +17,7 @@ if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null)" = 0 ] ||
 fi
 chmod 755 "$T_TMP"
 RL="$T_TMP/rl"
-mkdir -p "$RL/cap" "$RL/t"
+mkdir -p "$RL/cap" "$RL/t" "$RL/tmp"
 cp "$LABCTL" "$RL/labctl"
 cp "$LABCTL_AGENT" "$RL/labctl-agent"
 cp -r labs "$RL/labs"
@@ -37,10 +37,11 @@ wait 4s
 EOF
 chmod -R a+rX "$RL"
 chmod 777 "$RL/cap"
+chmod 1777 "$RL/tmp"   # TMPDIR of the rootless runs: their programs' logs stay in ours
 # rl ARGS...: labctl as nobody, no capabilities, rootless asked for, from a directory it owns.
 rl() {
 	(cd "$RL/cap" && setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all \
-		env LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		env TMPDIR="$RL/tmp" LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 		"$RL/labctl" "$@")
 }
 host_links=$(ip -o link | awk -F': ' '{print $2}' | sort | tr '\n' ' ')
@@ -128,7 +129,7 @@ settled() {
 kill_at() {  # kill_at WHAT LAB [STALL]: SIGKILL the rootless run when WHAT shows in its log
 	local what=$1 lab=$2 out="$T_TMP/k.$RANDOM" pid child uns="" nets="" id="rlk$RANDOM-$T_SUFFIX"
 	( cd "$RL/cap" && exec setpriv --reuid=$RL_UID --regid=$RL_UID --clear-groups --inh-caps=-all \
-		env LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" LABCTL_TEST_STALL="${3:-}" \
+		env TMPDIR="$RL/tmp" LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" LABCTL_TEST_STALL="${3:-}" \
 		"$RL/labctl" run --id "$id" "$lab" ) >"$out" 2>&1 &
 	pid=$!
 	if [ "$what" = now ] || wait_for 20 grep -q "$what" "$out"; then
@@ -160,7 +161,7 @@ for i in 1 2 3; do kill_at now "$RL/labs/handshake.lab"; done
 # step/expect through the supervisor, invisible to another user, nothing left by a SIGKILL.
 XDG="$T_TMP/xdg"; mkdir -m 700 "$XDG"; chown $RL_UID:$RL_UID "$XDG"
 rlx() { (cd "$RL/cap" && setpriv --reuid="$1" --regid="$1" --clear-groups --inh-caps=-all \
-	env XDG_RUNTIME_DIR="$2" LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" \
+	env TMPDIR="$RL/tmp" XDG_RUNTIME_DIR="$2" LABCTL_ROOTLESS=1 LABCTL_AGENT="$RL/labctl-agent" \
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$RL/labctl" "${@:3}"); }
 uid="rlu-$T_SUFFIX"
 out=$(rlx $RL_UID "$XDG" up --id "$uid" "$RL/labs/handshake.lab" 2>&1); rc=$?
