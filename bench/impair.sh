@@ -4,7 +4,8 @@
 #     median signed error (bias); measured by netprobe from the sender's CLOCK_REALTIME stamp
 #     to the receiver's kernel receive timestamp (SO_TIMESTAMPNS), both on this machine's clock
 #   - loss rate for 1% and 10% (20000 datagrams)
-#   - the userlink forwarder's maximum packets per second (64-byte UDP, a flood), against a
+#   - the userlink forwarder's maximum packets per second (64-byte UDP, a flood), through TAPs
+#     (userlink) and through packet sockets on veth ends (pktlink, what rootless labs use), against a
 #     plain veth pair (the veth engine) measured in the same run
 # netem only runs inside User-Mode Linux here (this kernel has no sch_netem): this script
 # re-runs itself there (tests/uml/run.sh) unless BENCH_NO_UML=1.  UML's timers are emulated:
@@ -25,7 +26,7 @@ source tests/netns/lib.sh
 source tests/netns/engine_lib.sh
 need_root
 
-ENGINES=${ENGINES:-userlink}
+ENGINES=${ENGINES:-userlink pktlink}
 # The sender runs real-time (when chrt works) so that its own preemption between taking the
 # send stamp and handing the datagram to the kernel does not count against the engine.
 RT=""
@@ -111,13 +112,16 @@ if [ -z "${BENCH_PPS_ONLY:-}" ]; then
 	delay_bench veth 0
 	for e in $ENGINES; do
 		for ms in 0 1 10 100; do delay_bench "$e" "$ms"; done
-		[ "$e" = userlink ] && for ms in 0 1 10 100; do delay_bench "$e" "$ms" ll; done
+		case $e in userlink|pktlink) for ms in 0 1 10 100; do delay_bench "$e" "$ms" ll; done;; esac
 		for pct in 1 10; do loss_bench "$e" "$pct"; done
 	done
 fi
 pps_bench veth; ref=$PPS
 pps_bench userlink; ul=$PPS
 awk -v a="$ul" -v b="$ref" 'BEGIN { if (b > 0) printf "  userlink forwarder / veth: %.2fx packets per second\n", a / b }'
+# pktlink: the same forwarder through packet sockets on veth ends (what rootless labs use)
+pps_bench pktlink; pl=$PPS
+awk -v a="$pl" -v b="$ref" -v u="$ul" 'BEGIN { if (b > 0 && u > 0) printf "  pktlink forwarder / veth: %.2fx packets per second (%.2fx userlink TAP)\n", a / b, a / u }'
 
 if [ "${BENCH_NO_UML:-0}" != 1 ]; then
 	echo "netem inside User-Mode Linux (emulated timers; see the header):"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "base/paths.h"
 #include "lab/lab.h"
 #include "kernel/privs.h"
+#include "kernel/userns.h"
 #include "render/grade.h"
 #include "render/report.h"
 #include "run/run.h"
@@ -31,7 +33,8 @@ static const char run_usage[] =
 	"check its expectations, print the step log, timeline and ladder, and tear it all\n"
 	"down. A directory runs every *.lab in it and ends with a summary table.\n"
 	"\n"
-	"  --engine auto|netem|userlink|veth   how links are impaired (default auto)\n"
+	"  --engine auto|netem|userlink|pktlink|veth   how links are impaired (default\n"
+	"                    auto; pktlink is userlink through packet sockets, no TAP)\n"
 	"  --seed N          seed of the userlink engine's random draws (default: the lab's)\n"
 	"  --capture DIR     capture every host's interfaces to DIR/LABID-HOST-IF.pcap and\n"
 	"                    write the ladder as SVG to DIR/LABID.svg\n"
@@ -61,6 +64,9 @@ static const char run_usage[] =
 	"                    touched (needs a terminal)\n"
 	"  --json            JSON lines instead of text\n"
 	"  -q, --quiet       print failures and verdicts only\n"
+	"\n"
+	"Without root: LABCTL_ROOTLESS=1 runs each lab in a user namespace of its own that\n"
+	"maps you to root (docs/rootless.md says what works there and what does not).\n"
 	"\n"
 	"Exit: 0 every expectation held, 1 one failed, 2 bad lab file or environment.\n";
 
@@ -271,6 +277,67 @@ static int write_junit(const char *path, const struct result *res, int n)
 	return rc;
 }
 
+/* A rootless lab runs in a child inside a user namespace of its own (kernel/userns.h); its
+ * result comes back through shared memory, the grading cases (heap memory of the child's)
+ * copied into a shared array of their own. */
+#define ROOTLESS_CASES_MAX 1024
+struct rootless_job {
+	const char *file;
+	const struct run_opts *o;
+	struct run_cli *cli;
+	struct result *res;
+	struct grade_case *cases;
+	int ncases;
+};
+
+static int rootless_child(void *arg)
+{
+	struct rootless_job *j = arg;
+	run_one(j->file, j->o, j->cli, j->res);
+	int n = j->res->suite.ncases < ROOTLESS_CASES_MAX ? j->res->suite.ncases
+							   : ROOTLESS_CASES_MAX;
+	if (n > 0)
+		memcpy(j->cases, j->res->suite.cases, (size_t)n * sizeof(*j->cases));
+	j->ncases = n;
+	grade_suite_clear(&j->res->suite);
+	return 0;
+}
+
+static void run_one_rootless(const char *file, const struct run_opts *o, struct run_cli *cli,
+			     struct result *res)
+{
+	struct lc_err e = {0};
+	size_t len = sizeof(struct rootless_job) + sizeof(struct result) +
+		     ROOTLESS_CASES_MAX * sizeof(struct grade_case);
+	char *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double t0 = mono_s();
+	snprintf(res->file, sizeof(res->file), "%s", file);
+	res->status = LC_EXIT_USAGE;
+	if (shm == MAP_FAILED) {
+		fprintf(stderr, "labctl run %s: rootless: out of memory\n", file);
+		return;
+	}
+	memset(shm, 0, len);
+	struct rootless_job *j = (struct rootless_job *)shm;
+	struct result *shared = (struct result *)(shm + sizeof(*j));
+	shared->status = LC_EXIT_USAGE;
+	*j = (struct rootless_job){file, o, cli, shared,
+				   (struct grade_case *)(shm + sizeof(*j) + sizeof(*shared)), 0};
+	fflush(NULL);  /* the child's stdio buffers must not repeat ours */
+	int rc = userns_run(rootless_child, j, &e);
+	if (rc < 0)
+		fprintf(stderr, "labctl run %s: %s\n", file, e.msg);
+	else if (rc == 0) {
+		*res = *shared;
+		res->suite.cases = NULL;
+		res->suite.ncases = 0;
+		for (int k = 0; k < j->ncases; k++)
+			grade_add(&res->suite, &j->cases[k]);
+	}
+	res->seconds = mono_s() - t0;
+	munmap(shm, len);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -296,9 +363,10 @@ int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'E':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "netem") &&
-			    strcmp(optarg, "userlink") && strcmp(optarg, "veth")) {
-				fprintf(stderr, "labctl run: --engine must be auto, netem, userlink or "
-					"veth, not \"%s\"\n", optarg);
+			    strcmp(optarg, "userlink") && strcmp(optarg, "pktlink") &&
+			    strcmp(optarg, "veth")) {
+				fprintf(stderr, "labctl run: --engine must be auto, netem, userlink, "
+					"pktlink or veth, not \"%s\"\n", optarg);
 				return LC_EXIT_USAGE;
 			}
 			o.engine = optarg;
@@ -375,7 +443,16 @@ int cmd_run(int argc, char **argv)
 		return LC_EXIT_USAGE;
 	}
 	struct lc_err e = {0};
-	if (privs_check("labctl run", &e) < 0) {
+	bool rootless = userns_wanted();
+	if (rootless && (o.expose || o.low_latency)) {
+		fprintf(stderr, "labctl run: %s\n", o.expose
+			? "--expose needs root: a rootless lab's namespaces live in its own user "
+			  "namespace and cannot be bound under /run/netns (run with sudo to expose)"
+			: "--low-latency needs root: /dev/cpu_dma_latency (the PM QoS request) opens "
+			  "for root only (run with sudo, or without --low-latency)");
+		return LC_EXIT_USAGE;
+	}
+	if (!rootless && privs_check("labctl run", &e) < 0) {
 		fprintf(stderr, "labctl run: %s\n", e.msg);
 		return LC_EXIT_USAGE;
 	}
@@ -426,7 +503,10 @@ int cmd_run(int argc, char **argv)
 	res = calloc((size_t)nfiles, sizeof(*res));
 	status = LC_EXIT_PASS;
 	for (int i = 0; res && i < nfiles; i++) {
-		run_one(files[i], &o, &cli, &res[i]);
+		if (rootless)
+			run_one_rootless(files[i], &o, &cli, &res[i]);
+		else
+			run_one(files[i], &o, &cli, &res[i]);
 		if (cli.tap)
 			grade_tap_suite(stdout, &res[i].suite, &ntap);
 		if (res[i].status == LC_EXIT_USAGE)

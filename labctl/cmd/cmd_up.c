@@ -20,6 +20,7 @@
 #include "lab/lab.h"
 #include "kernel/netns.h"
 #include "kernel/privs.h"
+#include "kernel/userns.h"
 #include "run/registry.h"
 #include "run/run.h"
 #include "run/topo.h"
@@ -32,6 +33,9 @@ static const char up_usage[] =
 	"Its hosts are exposed as network namespaces /run/netns/ID-HOST, so\n"
 	"`ip netns exec ID-HOST CMD` and `labctl exec ID HOST -- CMD` work. The lab's steps\n"
 	"run once (unless --no-steps); their log is in " REG_DIR "/ID.log. Prints the id.\n"
+	"Without root (LABCTL_ROOTLESS=1) the lab lives in a user namespace of its own, its\n"
+	"state in $XDG_RUNTIME_DIR/labctl (or /tmp/labctl-UID), and there is no /run/netns:\n"
+	"use `labctl exec ID HOST`, which joins the lab's user namespace first.\n"
 	"--allow-root lets program steps marked as-root run as root (programs run as the\n"
 	"invoking user otherwise).  `labctl step ID LINE` and `labctl expect ID LINE` drive\n"
 	"the lab afterwards.\n"
@@ -58,7 +62,7 @@ static const char exec_usage[] =
 
 static void log_path(const char *id, char *buf, size_t len)
 {
-	snprintf(buf, len, REG_DIR "/%s.log", id);
+	reg_file(id, "log", buf, len);
 }
 
 /* The supervisor's first word to `labctl up`, NUL-terminated: up reads to the NUL, not to
@@ -79,7 +83,7 @@ static int supervise(const char *file, struct run_opts *o, bool steps, int repor
 
 	setsid();
 	log_path(o->id, path, sizeof(path));
-	mkdir(REG_DIR, 0755);
+	reg_dir_make(NULL);
 	int logfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (nul >= 0)
@@ -88,7 +92,9 @@ static int supervise(const char *file, struct run_opts *o, bool steps, int repor
 		dup2(logfd, 1);
 		dup2(logfd, 2);
 	}
-	if (lab_parse_file(file, &lab, &e) < 0 || run_new(lab, o, &r, &e) < 0) {
+	/* Rootless: the supervisor makes the lab's user namespace and owns it until down. */
+	if ((userns_wanted() && userns_enter(&e) < 0) || lab_parse_file(file, &lab, &e) < 0 ||
+	    run_new(lab, o, &r, &e) < 0) {
 		report_send(report, e.msg);
 		goto out;
 	}
@@ -165,7 +171,12 @@ int cmd_up(int argc, char **argv)
 	paths_lab_resolve(argv[optind], file, sizeof(file));
 	struct lc_err e = {0};
 	struct lab *lab = NULL;
-	if (privs_check("labctl up", &e) < 0) {
+	if (userns_wanted() && o.low_latency) {
+		fprintf(stderr, "labctl up: --low-latency needs root: /dev/cpu_dma_latency (the PM "
+			"QoS request) opens for root only (run with sudo, or without --low-latency)\n");
+		return LC_EXIT_USAGE;
+	}
+	if (!userns_wanted() && privs_check("labctl up", &e) < 0) {
 		fprintf(stderr, "labctl up: %s\n", e.msg);
 		return LC_EXIT_USAGE;
 	}
@@ -250,7 +261,7 @@ static int cleanup_dead(const struct reg_entry *r, struct lc_err *e)
 	}
 	reg_remove(r->id);
 	char sock[256];
-	snprintf(sock, sizeof(sock), REG_DIR "/%s.sock", r->id);
+	reg_file(r->id, "sock", sock, sizeof(sock));
 	unlink(sock);
 	return rc;
 }
@@ -312,7 +323,7 @@ int cmd_down(int argc, char **argv)
 		return LC_EXIT_USAGE;
 	}
 	struct lc_err e = {0};
-	if (privs_check("labctl down", &e) < 0) {
+	if (!userns_wanted() && privs_check("labctl down", &e) < 0) {
 		fprintf(stderr, "labctl down: %s\n", e.msg);
 		return LC_EXIT_USAGE;
 	}
@@ -424,8 +435,16 @@ int cmd_exec(int argc, char **argv)
 	struct lc_err e = {0};
 	char path[256];
 	int fd;
-	if (reg_host_path(argv[1], argv[2], path, sizeof(path), &e) < 0 ||
-	    netns_open(path, &fd, &e) < 0) {
+	if (reg_host_path(argv[1], argv[2], path, sizeof(path), &e) < 0) {
+		fprintf(stderr, "labctl exec: %s\n", e.msg);
+		return LC_EXIT_USAGE;
+	}
+	/* A rootless lab has no bind: its supervisor's descriptor, after joining its user
+	 * namespace (with our credentials: we are root there, our own uid outside). */
+	int rc = netns_open(path, &fd, &e);
+	if (rc == -ENOENT && userns_unprivileged())
+		rc = reg_open_rootless(strrchr(path, '/') + 1, &fd, &e);
+	if (rc < 0) {
 		fprintf(stderr, "labctl exec: %s\n", e.msg);
 		return LC_EXIT_USAGE;
 	}

@@ -9,6 +9,7 @@
 
 #include "kernel/netns.h"
 #include "kernel/nlx.h"
+#include "engine/pktlink.h"
 #include "engine/qdisc.h"
 #include "engine/userlink.h"
 #include "engine/veth.h"
@@ -145,6 +146,9 @@ int engine_new(const char *name, const struct lab *lab, uint64_t seed, unsigned 
 	if (!strcmp(name, "userlink")) {
 		ops = &userlink_ops;
 		snprintf(why, whylen, "userlink: asked for");
+	} else if (!strcmp(name, "pktlink")) {
+		ops = &pktlink_ops;
+		snprintf(why, whylen, "pktlink: asked for");
 	} else if (!strcmp(name, "veth")) {
 		if (lab->nrules > 0)
 			return err_set(e, -ENOTSUP, "%s: drop rules need the userlink engine (the "
@@ -195,8 +199,18 @@ int engine_new(const char *name, const struct lab *lab, uint64_t seed, unsigned 
 			}
 		}
 	} else {
-		return err_set(e, -EINVAL, "unknown engine \"%s\"; choose auto, netem, userlink or "
-			       "veth", name);
+		return err_set(e, -EINVAL, "unknown engine \"%s\"; choose auto, netem, userlink, "
+			       "pktlink or veth", name);
+	}
+	/* userlink's TAPs need /dev/net/tun, which is often root's alone (mode 0600, and a
+	 * rootless lab is not root outside): the same forwarder then moves its frames through
+	 * packet sockets on veth ends. */
+	int tun;
+	if (ops == &userlink_ops && (tun = pktlink_tun_usable()) < 0) {
+		size_t n = strlen(why);
+		snprintf(why + n, whylen - n, "; /dev/net/tun: %s, so its frames go through packet "
+			 "sockets (pktlink)", strerror(-tun));
+		ops = &pktlink_ops;
 	}
 
 	struct engine *en = calloc(1, sizeof(*en));
@@ -206,7 +220,7 @@ int engine_new(const char *name, const struct lab *lab, uint64_t seed, unsigned 
 	en->lab = lab;
 	en->seed = seed;
 	r = 0;
-	if (ops == &userlink_ops)
+	if (ops == &userlink_ops || ops == &pktlink_ops)
 		r = userlink_init(en, e);
 	else if (ops == &wire_ops)
 		r = wire_init(en, e);

@@ -24,7 +24,9 @@
 #include <ev.h>
 
 #include "engine/impair.h"
+#include "engine/pktlink.h"
 #include "kernel/netns.h"
+#include "kernel/nlx.h"
 
 #define UL_FRAME_MAX 65600   /* a TAP without vnet headers hands over at most MTU + 14 */
 #define UL_BATCH 64          /* frames read per wakeup per device, for fairness */
@@ -61,6 +63,7 @@ struct ul_watch {
 	ev_io io;
 	struct ul_fwd *fwd;
 	int link, side;
+	struct pktlink_ring ring;      /* pktlink: the socket's receive ring (map NULL: TAP) */
 };
 
 /* The forwarder's state (lives in the child). */
@@ -97,6 +100,9 @@ struct userlink {
 	int ctl;                       /* parent's end of the control pair, -1 before start */
 	pid_t pid;
 	int fate_fd;
+	bool pkt;                      /* pktlink: veth ends and packet sockets, not TAPs */
+	int wire_fd;                   /* pktlink: the wire namespace, until start() */
+	struct nlx *wire_nl;
 };
 
 enum ul_op { UL_OP_IMPAIR = 1, UL_OP_COUNTERS = 2 };
@@ -160,6 +166,9 @@ static void ul_free(struct engine *en)
 		impair_dist_free(&ul->dist[d]);
 	if (ul->fate_fd >= 0)
 		close(ul->fate_fd);
+	if (ul->wire_fd >= 0)
+		close(ul->wire_fd);
+	nlx_free(ul->wire_nl);
 	free(ul->rule_left);
 	free(ul->links);
 	free(ul);
@@ -189,6 +198,8 @@ int userlink_init(struct engine *en, struct lc_err *e)
 	ul->seed = en->seed;
 	ul->ctl = -1;
 	ul->fate_fd = -1;
+	ul->wire_fd = -1;
+	ul->pkt = en->ops == &pktlink_ops;
 	ul->nlinks = lab->nlinks;
 	ul->links = calloc(lab->nlinks ? (size_t)lab->nlinks : 1, sizeof(*ul->links));
 	ul->rule_left = calloc(lab->nrules ? (size_t)lab->nrules : 1, sizeof(*ul->rule_left));
@@ -267,6 +278,29 @@ fail:
 	return err_set(e, r, "making TAP %s in host %s: %s", ifname, host, strerror(-r));
 }
 
+/* pktlink: a veth pair per end, the lab's device in the host and its peer in the wire
+ * namespace (engine/pktlink.h).  Ifindexes: 20000+ on the hosts as the veth engine gives
+ * them, 30000+ in the wire, so no end shares its peer's (veth.h says why that matters). */
+static int pkt_link_create(struct userlink *ul, int link, const struct engine_host *a,
+			   const struct engine_host *b, struct lc_err *e)
+{
+	const struct lab_link *ll = &ul->lab->links[link];
+	struct ul_link *l = &ul->links[link];
+	int r;
+	if (ul->wire_fd < 0 && (r = pktlink_wire_new(&ul->wire_fd, &ul->wire_nl, e)) < 0)
+		return r;
+	for (int side = 0; side < 2; side++) {
+		uint8_t mac[6];
+		userlink_mac(link, side, mac);
+		r = pktlink_end_open(ul->wire_fd, ul->wire_nl, side ? b : a,
+				     side ? ll->dev_b : ll->dev_a, mac, 20000 + 2 * link + side,
+				     30000 + 2 * link + side, &l->fd[side], e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int ul_link_create(struct engine *en, int link, const struct engine_host *a,
 			  const struct engine_host *b, struct lc_err *e)
 {
@@ -277,6 +311,8 @@ static int ul_link_create(struct engine *en, int link, const struct engine_host 
 	int r;
 	if (ul->pid > 0)
 		return err_set(e, -EBUSY, "userlink: links must be made before start()");
+	if (ul->pkt)
+		return pkt_link_create(ul, link, a, b, e);
 	userlink_mac(link, 0, mac);
 	r = tap_open(a->netns_fd, a->name, ll->dev_a, mac, &l->fd[0], e);
 	if (r < 0)
@@ -334,6 +370,13 @@ static int ul_start(struct engine *en, struct lc_err *e)
 		close(ul->fate_fd);
 		ul->fate_fd = -1;
 	}
+	/* pktlink: the sockets hold the wire namespace now, and they live in the forwarder. */
+	if (ul->wire_fd >= 0) {
+		close(ul->wire_fd);
+		ul->wire_fd = -1;
+	}
+	nlx_free(ul->wire_nl);
+	ul->wire_nl = NULL;
 	return 0;
 }
 
@@ -392,7 +435,7 @@ int userlink_counters(struct engine *en, int link, struct userlink_counters out[
 int userlink_set_fate_log(struct engine *en, int fd, struct lc_err *e)
 {
 	struct userlink *ul = ul_of(en);
-	if (en->ops != &userlink_ops)
+	if (en->ops != &userlink_ops && en->ops != &pktlink_ops)
 		return err_set(e, -EINVAL, "fate log: only the userlink engine has one");
 	if (ul->pid > 0)
 		return err_set(e, -EBUSY, "fate log: set it before start()");
@@ -432,6 +475,17 @@ static int ul_link_stats(struct engine *en, int link, struct engine_dir_stats st
 
 const struct engine_ops userlink_ops = {
 	.name = "userlink",
+	.link_create = ul_link_create,
+	.start = ul_start,
+	.link_impair = ul_link_impair,
+	.wire_point = ul_wire_point,
+	.link_stats = ul_link_stats,
+	.free = ul_free,
+};
+
+/* The same forwarder, its frames through packet sockets (engine/pktlink.h). */
+const struct engine_ops pktlink_ops = {
+	.name = "pktlink",
 	.link_create = ul_link_create,
 	.start = ul_start,
 	.link_impair = ul_link_impair,
@@ -573,12 +627,13 @@ static int64_t fwd_arrival(struct ul_fwd *f)
 	return t > f->sleep_from ? t : f->sleep_from;
 }
 
-static void fwd_frame(struct ul_fwd *f, int link, int dir, uint8_t *data, size_t len)
+/* One frame read at `now` (its arrival time: fwd_arrival, or the kernel's stamp). */
+static void fwd_frame(struct ul_fwd *f, int link, int dir, const uint8_t *data, size_t len,
+		      int64_t now)
 {
 	struct ul_link *l = &f->ul->links[link];
 	struct userlink_counters *c = &l->cnt[dir];
 	uint64_t idx = l->seq[dir]++;
-	int64_t now = fwd_arrival(f);
 	c->in++;
 	if (fwd_ruled(f, link, dir, data, len)) {
 		c->ruled++;
@@ -635,18 +690,53 @@ static void fwd_frame(struct ul_fwd *f, int link, int dir, uint8_t *data, size_t
 	}
 }
 
+/* pktlink: frames straight from the socket's ring, each with the kernel's receive stamp
+ * (when the host's frame reached the wire end), so no wake-up guess is needed. */
+static void fwd_read_ring(struct ul_fwd *f, struct ul_watch *uw)
+{
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int64_t now = mono_ns();
+	int64_t real_minus_mono = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - now;
+	f->fresh_wake = 0;
+	for (int i = 0; i < UL_BATCH; i++) {
+		size_t len;
+		int64_t stamp;
+		int truncated;
+		const uint8_t *p = pktlink_ring_next(&uw->ring, &len, &stamp, &truncated);
+		if (!p)
+			break;
+		int64_t at = stamp - real_minus_mono;
+		if (at > now || at < now - 1000000000)
+			at = now;   /* a clock step: trust our own */
+		if (truncated) {
+			struct ul_link *l = &f->ul->links[uw->link];
+			l->cnt[uw->side].in++;
+			l->cnt[uw->side].overlimit++;
+		} else {
+			fwd_frame(f, uw->link, uw->side, p, len, at);
+		}
+		pktlink_ring_release(&uw->ring);
+	}
+}
+
 static void fwd_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ul_watch *uw = (struct ul_watch *)w;
 	struct ul_fwd *f = uw->fwd;
 	(void)loop; (void)revents;
 	int fd = f->ul->links[uw->link].fd[uw->side];
+	if (uw->ring.map) {
+		fwd_read_ring(f, uw);
+		fwd_flush_due(f, 0);
+		return;
+	}
 	for (int i = 0; i < UL_BATCH; i++) {
 		ssize_t n = read(fd, f->buf, sizeof(f->buf));
 		if (n <= 0)
 			break;
 		/* A frame read from side 0 (host a's TAP) travels a->b: direction 0. */
-		fwd_frame(f, uw->link, uw->side, f->buf, (size_t)n);
+		fwd_frame(f, uw->link, uw->side, f->buf, (size_t)n, fwd_arrival(f));
 	}
 	fwd_flush_due(f, 0);
 }
@@ -795,6 +885,8 @@ static void fwd_run(struct userlink *ul, int ctl, pid_t parent)
 			w->fwd = f;
 			w->link = i;
 			w->side = s;
+			if (ul->pkt && pktlink_ring_map(ul->links[i].fd[s], &w->ring) < 0)
+				_exit(1);
 			ev_io_init(&w->io, fwd_read_cb, ul->links[i].fd[s], EV_READ);
 			ev_io_start(f->loop, &w->io);
 		}

@@ -18,6 +18,9 @@
 #include "engine/engine.h"
 
 extern const struct engine_ops userlink_ops;
+/* The same engine with its frames through veth ends and packet sockets (engine/pktlink.h):
+ * no /dev/net/tun, so it runs in a rootless lab. */
+extern const struct engine_ops pktlink_ops;
 
 /* Make en->priv for a userlink engine (engine_new calls this). */
 int userlink_init(struct engine *en, struct lc_err *e);

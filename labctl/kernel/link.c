@@ -1,16 +1,23 @@
 #include "kernel/link.h"
 
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if.h>
+#include <linux/sockios.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <netlink/addr.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
+
+#include "kernel/netns.h"
 
 static int link_get(struct nlx *x, const char *ns, const char *dev, struct rtnl_link **out,
 		    struct lc_err *e)
@@ -221,4 +228,39 @@ int link_route_add_dev(struct nlx *x, const char *ns, const struct lab_addr *dst
 	lab_addr_format(dst, dtxt, sizeof(dtxt));
 	snprintf(what, sizeof(what), "route %s dev %s", dtxt, dev);
 	return route_add(x, ns, dst, NULL, dev, what, e);
+}
+
+int link_offloads_off(int netns_fd, const char *ns, const char *dev, struct lc_err *e)
+{
+	int saved, rc;
+	if ((rc = netns_enter(netns_fd, &saved, e)) < 0)
+		return rc;
+	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	rc = sk < 0 ? -errno : 0;
+	netns_leave(&saved);
+	if (rc < 0)
+		return err_set(e, rc, "offloads of %s in namespace %s: socket: %s", dev, ns,
+			       strerror(-rc));
+	/* The legacy one-feature commands: each names its feature, no string table needed.
+	 * Checksums first: the kernel keeps SG and TSO only while it may leave checksums. */
+	static const struct { uint32_t cmd; const char *name; } off[] = {
+		{ETHTOOL_STXCSUM, "tx-checksumming"}, {ETHTOOL_SSG, "scatter-gather"},
+		{ETHTOOL_STSO, "tcp-segmentation-offload"},
+		{ETHTOOL_SGSO, "generic-segmentation-offload"},
+		{ETHTOOL_SGRO, "generic-receive-offload"},
+	};
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		struct ethtool_value v = {.cmd = off[i].cmd, .data = 0};
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+		ifr.ifr_data = (void *)&v;
+		if (ioctl(sk, SIOCETHTOOL, &ifr) < 0 && errno != EOPNOTSUPP) {
+			rc = err_set(e, -errno, "switching off %s on %s in namespace %s: %s",
+				     off[i].name, dev, ns, strerror(errno));
+			break;
+		}
+	}
+	close(sk);
+	return rc;
 }

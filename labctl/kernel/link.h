@@ -39,4 +39,9 @@ int link_route_add(struct nlx *x, const char *ns, const struct lab_addr *dst,
 int link_route_add_dev(struct nlx *x, const char *ns, const struct lab_addr *dst,
 		       const char *dev, struct lc_err *e);
 
+/* Switch off dev's segmentation and checksum offloads (ethtool's tx, sg, tso, gso; gro),
+ * from inside namespace netns_fd: the stack then hands the device only whole frames of at
+ * most the MTU, checksummed, as a TAP or a wire would carry them (engine/pktlink.h). */
+int link_offloads_off(int netns_fd, const char *ns, const char *dev, struct lc_err *e);
+
 #endif

@@ -1,4 +1,5 @@
 #include "kernel/privs.h"
+#include "kernel/userns.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -26,8 +27,9 @@ int privs_check(const char *what, struct lc_err *e)
 		return 0;
 	if (!admin && !net)
 		return err_set(e, -EPERM, "%s needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to make "
-			       "network namespaces; run it with sudo (`labctl doctor` says what this "
-			       "machine allows)", what);
+			       "network namespaces; run it with sudo, or without root in a user "
+			       "namespace of your own with LABCTL_ROOTLESS=1 (`labctl doctor` says "
+			       "what this machine allows)", what);
 	return err_set(e, -EPERM, "%s needs %s, which this process lacks; run it with sudo (see `labctl "
 			       "doctor`)", what,
 		       admin ? "CAP_NET_ADMIN" : "CAP_SYS_ADMIN");
@@ -48,7 +50,22 @@ int privs_invoker(struct privs_user *u, struct lc_err *e)
 	memset(u, 0, sizeof(*u));
 	unsigned long uid, gid;
 	struct passwd *pw;
-	if (getuid() != 0) {
+	uid_t ouid;
+	gid_t ogid;
+	if (getuid() == 0 && userns_outside(&ouid, &ogid) == 1) {
+		/* A rootless lab: uid 0 here is the caller outside, and no other id is mapped.
+		 * Its supplementary groups cannot change (setgroups is denied): keep them. */
+		u->uid = 0;
+		u->gid = 0;
+		snprintf(u->how, sizeof(u->how), "the caller (root of its user namespace)");
+		pw = getpwuid(ouid);
+		snprintf(u->name, sizeof(u->name), "%s", pw ? pw->pw_name : "");
+		if (!u->name[0])
+			snprintf(u->name, sizeof(u->name), "%u", (unsigned)ouid);
+		snprintf(u->home, sizeof(u->home), "%s", pw && pw->pw_dir ? pw->pw_dir : "/");
+		u->ngroups = -1;
+		return 0;
+	} else if (getuid() != 0) {
 		u->uid = getuid();
 		u->gid = getgid();
 		snprintf(u->how, sizeof(u->how), "the caller");
@@ -87,4 +104,8 @@ void privs_root(struct privs_user *u)
 	snprintf(u->home, sizeof(u->home), "/root");
 	snprintf(u->how, sizeof(u->how), "as-root");
 	u->ngroups = 1;
+	uid_t ouid;
+	gid_t ogid;
+	if (userns_outside(&ouid, &ogid) == 1)
+		u->ngroups = -1;   /* a rootless lab: root here is the caller, groups fixed */
 }

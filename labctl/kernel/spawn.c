@@ -69,7 +69,7 @@ static void program_main(const struct spawn_opts *o, int repfd, int nul)
 		report(repfd, ST_CHDIR);
 		_exit(127);
 	}
-	if (setgroups((size_t)o->ngroups, o->groups) < 0) {
+	if (o->ngroups >= 0 && setgroups((size_t)o->ngroups, o->groups) < 0) {
 		report(repfd, ST_GROUPS);
 		_exit(127);
 	}
@@ -119,6 +119,10 @@ static void reaper_main(const struct spawn_opts *o, int ctl, int repfd)
 	/* /sys/class/net of the host's namespace and a /proc of this PID namespace (ps shows the
 	 * program's processes only).  Best effort: a program that needs neither still runs. */
 	if (umount2("/sys", MNT_DETACH) == 0)
+		(void)!mount("sysfs", "/sys", "sysfs", 0, NULL);
+	else if (errno == EINVAL || errno == EPERM)
+		/* A rootless lab: /sys came from a more privileged mount namespace and is locked
+		 * in place; a sysfs of the host's namespace goes on top of it instead. */
 		(void)!mount("sysfs", "/sys", "sysfs", 0, NULL);
 	(void)!mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 

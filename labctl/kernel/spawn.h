@@ -37,7 +37,7 @@ struct spawn_opts {
 	uid_t uid;                  /* the identity the program runs as */
 	gid_t gid;
 	const gid_t *groups;        /* supplementary groups (ngroups 0: none) */
-	int ngroups;
+	int ngroups;                /* -1: keep the current ones (a rootless lab) */
 	const char *hosts_file;     /* bind-mounted over /etc/hosts, or NULL */
 	int out_fd;                 /* stdout and stderr (the log); -1: /dev/null */
 };

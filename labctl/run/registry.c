@@ -10,9 +10,57 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel/userns.h"
+
+void reg_dir(char *buf, size_t len)
+{
+	uid_t ou;
+	gid_t og;
+	bool inside = userns_outside(&ou, &og) == 1;
+	if (!inside && !userns_wanted()) {
+		snprintf(buf, len, "%s", REG_DIR);
+		return;
+	}
+	/* Inside the lab's user namespace the caller reads as uid 0 and owns what it owned. */
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid() && access(xdg, W_OK) == 0)
+		snprintf(buf, len, "%s/labctl", xdg);
+	else
+		snprintf(buf, len, "/tmp/labctl-%u", (unsigned)(inside ? ou : getuid()));
+}
+
+int reg_dir_make(struct lc_err *e)
+{
+	char dir[256];
+	struct stat st;
+	reg_dir(dir, sizeof(dir));
+	bool shared = !strcmp(dir, REG_DIR);
+	if (mkdir(dir, shared ? 0755 : 0700) < 0 && errno != EEXIST)
+		return err_set(e, -errno, "creating %s: %s", dir, strerror(errno));
+	if (shared)
+		return 0;
+	/* /tmp is everyone's: a directory someone else made for us there is not ours. */
+	if (lstat(dir, &st) < 0)
+		return err_set(e, -errno, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
+		return err_set(e, -EPERM, "%s is not a private directory of this user (mode 0700, "
+			       "owned by uid %u); remove it or set XDG_RUNTIME_DIR", dir,
+			       (unsigned)getuid());
+	return 0;
+}
+
+void reg_file(const char *id, const char *suffix, char *buf, size_t len)
+{
+	char dir[256];
+	reg_dir(dir, sizeof(dir));
+	snprintf(buf, len, "%s/%s.%s", dir, id, suffix);
+}
+
 static void entry_path(const char *id, char *path, size_t len)
 {
-	snprintf(path, len, REG_DIR "/%s.lab-state", id);
+	reg_file(id, "lab-state", path, len);
 }
 
 unsigned long long reg_proc_start(pid_t pid)
@@ -44,8 +92,9 @@ int reg_write(const struct topo *t, const char *labfile, const char *kind, pid_t
 	      struct lc_err *e)
 {
 	char path[256], tmp[300], abs[512];
-	if (mkdir(REG_DIR, 0755) < 0 && errno != EEXIST)
-		return err_set(e, -errno, "creating %s: %s", REG_DIR, strerror(errno));
+	int rc;
+	if ((rc = reg_dir_make(e)) < 0)
+		return rc;
 	if (!realpath(labfile, abs))
 		snprintf(abs, sizeof(abs), "%s", labfile);
 	entry_path(t->id, path, sizeof(path));
@@ -140,9 +189,11 @@ int reg_ids(char ***ids, int *n, struct lc_err *e)
 {
 	*ids = NULL;
 	*n = 0;
-	DIR *d = opendir(REG_DIR);
+	char dir[256];
+	reg_dir(dir, sizeof(dir));
+	DIR *d = opendir(dir);
 	if (!d)
-		return errno == ENOENT ? 0 : err_set(e, -errno, "%s: %s", REG_DIR, strerror(errno));
+		return errno == ENOENT ? 0 : err_set(e, -errno, "%s: %s", dir, strerror(errno));
 	struct dirent *de;
 	const char *suffix = ".lab-state";
 	size_t sl = strlen(suffix);
@@ -197,6 +248,58 @@ int reg_host_path(const char *id, const char *host, char *path, size_t len, stru
 	else
 		rc = err_set(e, -ENOENT, "lab %s has no host \"%s\" (hosts: %s)", id, host, list);
 	reg_entry_clear(&r);
+	return rc;
+}
+
+int reg_open_rootless(const char *ns, int *fd, struct lc_err *e)
+{
+	char **ids, path[128], want[64], link[64];
+	int n, rc;
+	pid_t pid = 0;
+	unsigned long ino = 0;
+	if ((rc = reg_ids(&ids, &n, e)) < 0)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		struct reg_entry r;
+		if (!pid && reg_read(ids[i], &r, NULL) == 0) {
+			for (int h = 0; h < r.nhosts; h++)
+				if (!strcmp(r.hosts[h].ns, ns) && reg_alive(&r)) {
+					pid = r.pid;
+					ino = r.hosts[h].ino;
+				}
+			reg_entry_clear(&r);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+	if (!pid)
+		return err_set(e, -ENOENT, "no running lab has a host namespace %s (labctl ls lists "
+			       "this user's labs)", ns);
+	snprintf(want, sizeof(want), "net:[%lu]", ino);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	*fd = -1;
+	struct dirent *de;
+	while (*fd < 0 && (de = readdir(d))) {
+		char fdp[300];
+		snprintf(fdp, sizeof(fdp), "%s/%s", path, de->d_name);
+		ssize_t l = readlink(fdp, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = '\0';
+		if (!strcmp(link, want))
+			*fd = open(fdp, O_RDONLY | O_CLOEXEC);
+	}
+	closedir(d);
+	if (*fd < 0)
+		return err_set(e, -ENOENT, "the supervisor (pid %d) no longer holds namespace %s",
+			       (int)pid, ns);
+	if ((rc = userns_join(pid, e)) < 0) {
+		close(*fd);
+		*fd = -1;
+	}
 	return rc;
 }
 

@@ -17,6 +17,15 @@
 
 #define REG_DIR "/run/labctl"
 
+/* Where the entries live: REG_DIR for root; for a rootless lab (kernel/userns.h) the
+ * caller's own $XDG_RUNTIME_DIR/labctl, or /tmp/labctl-UID when there is none, mode 0700
+ * and checked to be the caller's (another user cannot see or touch its labs).  reg_dir_make
+ * creates it. */
+void reg_dir(char *buf, size_t len);
+int reg_dir_make(struct lc_err *e);
+/* DIR/ID.SUFFIX, e.g. reg_file(id, "sock", ...) for the supervisor's control socket. */
+void reg_file(const char *id, const char *suffix, char *buf, size_t len);
+
 struct reg_host {
 	char name[LAB_NAME_MAX];
 	char ns[TOPO_ID_MAX + LAB_NAME_MAX + 2];
@@ -48,6 +57,13 @@ unsigned long long reg_proc_start(pid_t pid);
 /* Path of a host's namespace of a registered lab: /run/netns/ID-HOST; fails with the list of
  * hosts (and a suggestion) when HOST is not one of the lab's. */
 int reg_host_path(const char *id, const char *host, char *path, size_t len, struct lc_err *e);
+
+/* A rootless lab's host namespace: there are no binds (they would need root), so it is
+ * found among the supervisor's open descriptors by the recorded inode.  ns is the recorded
+ * name (ID-HOST).  The calling process joins the supervisor's user namespace first (its
+ * owner may), and a network namespace of its own there, so that it can enter the lab's
+ * namespaces and come back; call it single-threaded, before anything else namespaced. */
+int reg_open_rootless(const char *ns, int *fd, struct lc_err *e);
 
 /* Print one line to f for each registered lab whose supervisor is gone. */
 void reg_warn_dead(FILE *f);

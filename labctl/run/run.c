@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "kernel/netns.h"
 #include "kernel/pmqos.h"
+#include "kernel/userns.h"
 #include "run/registry.h"
 #include "run/stall.h"
 #include "run/topo.h"
@@ -239,7 +240,11 @@ int run_new(const struct lab *lab, const struct run_opts *opts, struct run **out
 		r->registered = true;
 		if (!strcmp(r->o.kind, "run") && (rc = reaper_start(r, e)) < 0)
 			goto err;
-		if ((rc = topo_expose(r->topo, e)) < 0)
+		/* A rootless lab has no /run/netns binds (they need root): labctl exec, ss and
+		 * watch find its namespaces among the supervisor's fds (reg_open_rootless). */
+		uid_t ou;
+		gid_t og;
+		if (userns_outside(&ou, &og) != 1 && (rc = topo_expose(r->topo, e)) < 0)
 			goto err;
 	}
 	*out = r;
@@ -531,7 +536,7 @@ void run_free(struct run *r)
 		if (ev_is_active(&r->ctl_w))
 			ev_io_stop(r->loop, &r->ctl_w);
 		close(r->ctl_fd);
-		snprintf(path, sizeof(path), REG_DIR "/%s.sock", r->id);
+		reg_file(r->id, "sock", path, sizeof(path));
 		unlink(path);
 	}
 	if (r->topo)
@@ -576,7 +581,7 @@ static void ctl_path(const char *id, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	snprintf(sa->sun_path, sizeof(sa->sun_path), REG_DIR "/%s.sock", id);
+	reg_file(id, "sock", sa->sun_path, sizeof(sa->sun_path));
 }
 
 /* The errors of a parse that concern line `line` (the live one), as "step:COL: message";
