@@ -65,8 +65,9 @@ static const char run_usage[] =
 	"  --json            JSON lines instead of text\n"
 	"  -q, --quiet       print failures and verdicts only\n"
 	"\n"
-	"Without root: LABCTL_ROOTLESS=1 runs each lab in a user namespace of its own that\n"
-	"maps you to root (docs/rootless.md says what works there and what does not).\n"
+	"Without root, each lab runs in a user namespace of its own that maps you to root\n"
+	"(docs/rootless.md says what works there and what does not; LABCTL_ROOTLESS=0 refuses\n"
+	"instead).\n"
 	"\n"
 	"Exit: 0 every expectation held, 1 one failed, 2 bad lab file or environment.\n";
 

@@ -33,7 +33,7 @@ static const char up_usage[] =
 	"Its hosts are exposed as network namespaces /run/netns/ID-HOST, so\n"
 	"`ip netns exec ID-HOST CMD` and `labctl exec ID HOST -- CMD` work. The lab's steps\n"
 	"run once (unless --no-steps); their log is in " REG_DIR "/ID.log. Prints the id.\n"
-	"Without root (LABCTL_ROOTLESS=1) the lab lives in a user namespace of its own, its\n"
+	"Without root the lab lives in a user namespace of its own, its\n"
 	"state in $XDG_RUNTIME_DIR/labctl (or /tmp/labctl-UID), and there is no /run/netns:\n"
 	"use `labctl exec ID HOST`, which joins the lab's user namespace first.\n"
 	"--allow-root lets program steps marked as-root run as root (programs run as the\n"

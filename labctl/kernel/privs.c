@@ -27,9 +27,9 @@ int privs_check(const char *what, struct lc_err *e)
 		return 0;
 	if (!admin && !net)
 		return err_set(e, -EPERM, "%s needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to make "
-			       "network namespaces; run it with sudo, or without root in a user "
-			       "namespace of your own with LABCTL_ROOTLESS=1 (`labctl doctor` says "
-			       "what this machine allows)", what);
+			       "network namespaces; run it with sudo, or without root and without "
+			       "LABCTL_ROOTLESS=0, in a user namespace of its own (`labctl doctor` "
+			       "says what this machine allows)", what);
 	return err_set(e, -EPERM, "%s needs %s, which this process lacks; run it with sudo (see `labctl "
 			       "doctor`)", what,
 		       admin ? "CAP_NET_ADMIN" : "CAP_SYS_ADMIN");

@@ -30,8 +30,10 @@ bool userns_unprivileged(void)
 
 bool userns_wanted(void)
 {
+	/* The default for a caller without the privileges; LABCTL_ROOTLESS=0 asks for the old
+	 * refusal (and a test of it). */
 	const char *v = getenv("LABCTL_ROOTLESS");
-	return v && !strcmp(v, "1") && userns_unprivileged();
+	return !(v && !strcmp(v, "0")) && userns_unprivileged();
 }
 
 /* A sysctl's value as a number, -1 when the kernel has no such file. */

@@ -20,9 +20,8 @@
 
 #include "base/err.h"
 
-/* Rootless labs are asked for: the real uid is not 0, the process lacks CAP_SYS_ADMIN or
- * CAP_NET_ADMIN, and LABCTL_ROOTLESS is set to 1 in the environment.  (Opt-in for now: a
- * non-root `labctl run` without it is refused, as before, with a hint.) */
+/* Rootless labs: the real uid is not 0 and the process lacks CAP_SYS_ADMIN or CAP_NET_ADMIN,
+ * unless LABCTL_ROOTLESS=0 (then such a run is refused, as before, with a hint). */
 bool userns_wanted(void);
 
 /* The caller is not root and lacks the capabilities (whether or not rootless is asked for). */
