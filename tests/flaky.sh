@@ -35,7 +35,11 @@ log=$(mktemp /tmp/labctl-flaky-run.XXXXXX)
 # Each run works in an empty directory: a lab's `capture` writes its pcaps to the current
 # directory; they are kept (next to the log) only for failed runs.
 wd=$(mktemp -d /tmp/labctl-flaky-wd.XXXXXX)
-trap 'rm -f "$log"; rm -rf "$wd"' EXIT
+# The runs' own directories (labctl run's default $XDG_CACHE_HOME/labctl/runs): ours, not the
+# caller's cache (inside UML, HOME is / and the cache would be the host's /.cache).
+cache=$(mktemp -d /tmp/labctl-flaky-cache.XXXXXX)
+export XDG_CACHE_HOME=$cache
+trap 'rm -f "$log"; rm -rf "$wd" "$cache"' EXIT
 
 keep() {
 	cp "$log" "$KEEP/$1.log"

@@ -201,9 +201,29 @@ def fins(host):
     return [('out' if (p.split('\t')[0] == '8080') == (host == 'server') else 'in')
             for p in out.strip().split('\n') if p.split('\t')[1] in ('1', 'True')]
 fc, fs = fins('client'), fins('server')
-crossed = fc[:1] == ['out'] and fs[:1] == ['out']
-first = 'client' if fc[:1] == ['out'] else 'server'
-print('# FINs at the client: %s, at the server: %s (%s)' % (fc, fs, 'crossed' if crossed else first + ' closed first'))
+# Who closed first is what each FIN acknowledges, not the order a capture point saw them in:
+# a FIN sent after the peer's FIN was processed acknowledges it (the passive closer's), while
+# crossing FINs acknowledge neither.  (The order at the server's device is not enough: under
+# load a FIN can be captured "in" before the server's own close() sends its FIN, yet reach TCP
+# after it, which makes a simultaneous close.)
+def fin_acks():
+    f = glob.glob(tmp + '/cs/*-client-eth0.pcap')
+    out = subprocess.run(['tshark', '-r', f[0], '-T', 'fields', '-e', 'tcp.srcport', '-e',
+                          'tcp.flags.fin', '-e', 'tcp.seq', '-e', 'tcp.ack', 'tcp'],
+                         capture_output=True, text=True).stdout
+    seg = {}
+    for p in out.strip().split('\n'):
+        port, fin, seq, ack = p.split('\t')
+        side = 'server' if port == '8080' else 'client'
+        if fin in ('1', 'True') and side not in seg:
+            seg[side] = (int(seq), int(ack))
+    return seg
+seg = fin_acks()
+s_acks_c = seg['server'][1] >= seg['client'][0] + 1
+c_acks_s = seg['client'][1] >= seg['server'][0] + 1
+crossed = not s_acks_c and not c_acks_s
+first = 'client' if s_acks_c else 'server'
+print('# FINs at the client: %s, at the server: %s; FIN seq/ack %s (%s)' % (fc, fs, seg, 'crossed' if crossed else first + ' closed first'))
 print('# client: %s; server: %s' % (' '.join(tl.get('client', [])), ' '.join(tl.get('server', []))))
 active = ['FIN_WAIT_1', 'FIN_WAIT_2', 'TIME_WAIT']
 passive = ['CLOSE_WAIT', 'LAST_ACK', 'CLOSED']
