@@ -41,7 +41,8 @@ AGENT_LIBS := $(shell pkg-config --libs libev 2>/dev/null || echo -lev) -lm
 # labctl/ is one folder per layer (docs/architecture.md has the map); every folder's .c files
 # go into liblabctl.a but cmd/main.c.
 LIB_SRCS := $(filter-out labctl/cmd/main.c %.bpf.c,$(wildcard labctl/*/*.c)) agents/proto.c
-AGENT_SRCS := $(wildcard agents/*.c)
+# The agent shares labctl's string appender (base/str.c); nothing else of labctl's.
+AGENT_SRCS := $(wildcard agents/*.c) labctl/base/str.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(LIB_SRCS))

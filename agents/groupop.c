@@ -10,9 +10,9 @@
  * and shutdown skip it.  Steps on one group act in the order they came; each acts on the
  * connections made before it came, so connects a rate still starts later are not its own. */
 #include "agent.h"
+#include "base/str.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -104,19 +104,6 @@ static struct tally group_act(struct group *g, uint16_t op, int64_t bytes, uint3
 	return t;
 }
 
-static size_t add(char *b, size_t n, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static size_t add(char *b, size_t n, size_t off, const char *fmt, ...)
-{
-	if (off >= n)
-		return off;
-	va_list ap;
-	va_start(ap, fmt);
-	int w = vsnprintf(b + off, n - off, fmt, ap);
-	va_end(ap);
-	return w < 0 ? off : off + (size_t)w;
-}
-
 /* "3 connections (waited 5.2 ms for 3 handshakes)", "1 connection (waited 2000.1 ms for 3
  * handshakes: 1 connected, 2 still connecting, abandoned in SYN_SENT)".  s is NULL for a step
  * that did not wait (wait-connect 0). */
@@ -128,27 +115,29 @@ static void step_note(char *b, size_t n, uint16_t op, const struct gstep *s, str
 	};
 	const char *rest = op == PROTO_OP_CLOSE || op == PROTO_OP_ABORT ? "abandoned in SYN_SENT"
 									: "skipped";
-	size_t off = add(b, n, 0, "%lld connection%s", (long long)t.acted, t.acted == 1 ? "" : "s");
+	size_t off = str_appendf(b, n, 0, "%lld connection%s", (long long)t.acted,
+				 t.acted == 1 ? "" : "s");
 	if (!s) {
-		add(b, n, off, " (wait-connect 0: %lld still connecting, %s)", (long long)t.connecting,
-		    rest);
+		str_appendf(b, n, off, " (wait-connect 0: %lld still connecting, %s)",
+			    (long long)t.connecting, rest);
 		return;
 	}
-	off = add(b, n, off, " (waited %.1f ms for %u handshake%s",
-		  (double)(mono_ns() - s->t0_ns) / 1e6, s->inflight, s->inflight == 1 ? "" : "s");
+	off = str_appendf(b, n, off, " (waited %.1f ms for %u handshake%s",
+			  (double)(mono_ns() - s->t0_ns) / 1e6, s->inflight,
+			  s->inflight == 1 ? "" : "s");
 	if (s->ended[EVK_CONNECTED] != s->inflight) {
 		const char *sep = ": ";
 		for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
 			if (!s->ended[how[i].kind])
 				continue;
-			off = add(b, n, off, "%s%u %s", sep, s->ended[how[i].kind], how[i].name);
+			off = str_appendf(b, n, off, "%s%u %s", sep, s->ended[how[i].kind], how[i].name);
 			sep = ", ";
 		}
 		if (t.connecting)
-			off = add(b, n, off, "%s%lld still connecting, %s", sep,
+			off = str_appendf(b, n, off, "%s%lld still connecting, %s", sep,
 				  (long long)t.connecting, rest);
 	}
-	add(b, n, off, ")");
+	str_appendf(b, n, off, ")");
 }
 
 static void step_reply(struct agent *a, uint32_t tag, const char *note)
