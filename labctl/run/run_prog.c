@@ -28,8 +28,7 @@ struct run_prog {
 	struct run *r;
 	int index;
 	struct spawn *sp;
-	ev_io w;
-	bool watching;
+	ev_io w;                  /* on the reaper's control socket while it is open */
 	int64_t t_start, t_exit;  /* monotonic ns */
 	bool stopping;            /* a stop step or the teardown asked it to end */
 	int nstarts;
@@ -168,10 +167,8 @@ static void on_prog(struct ev_loop *loop, ev_io *w, int revents)
 			}
 		}
 	}
-	if (rp->sp->gone && rp->watching) {
+	if (rp->sp->gone)
 		ev_io_stop(loop, w);
-		rp->watching = false;
-	}
 	if (r->prog_wait == rp)
 		ev_break(loop, EVBREAK_ONE);
 }
@@ -412,7 +409,6 @@ static int prog_launch(struct run *r, int i, struct lc_err *e)
 	ev_io_init(&rp->w, on_prog, rp->sp->ctl, EV_READ);
 	rp->w.data = rp;
 	ev_io_start(r->loop, &rp->w);
-	rp->watching = true;
 	return 0;
 }
 
@@ -453,10 +449,7 @@ static void prog_stop(struct run *r, struct run_prog *rp, int64_t grace, char *d
 		snprintf(detail, len, "ignored SIGTERM for %.3g s: killed (SIGKILL)",
 			 (double)grace / 1e9);
 	}
-	if (rp->watching) {
-		ev_io_stop(r->loop, &rp->w);
-		rp->watching = false;
-	}
+	ev_io_stop(r->loop, &rp->w);  /* a no-op when it is not running */
 }
 
 /* Is anything listening on port in host h? */
@@ -535,10 +528,7 @@ static int prog_run(struct run *r, const struct lab_step *st, struct run_prog *r
 	/* Whatever the command left behind ends with it, as a shell's job would. */
 	rp->stopping = true;
 	spawn_kill(rp->sp);
-	if (rp->watching) {
-		ev_io_stop(r->loop, &rp->w);
-		rp->watching = false;
-	}
+	ev_io_stop(r->loop, &rp->w);  /* a no-op when it is not running */
 	int s = rp->sp->status;
 	status_text(s, what, sizeof(what));
 	bool ok = WIFEXITED(s) && (p->exit_code < 0 || WEXITSTATUS(s) == p->exit_code);
@@ -699,10 +689,7 @@ void run_progs_free(struct run *r)
 	struct lc_err e = {0};
 	for (int i = 0; i < r->nprogs; i++) {
 		struct run_prog *rp = r->progs[i];
-		if (rp->watching) {
-			ev_io_stop(r->loop, &rp->w);
-			rp->watching = false;
-		}
+		ev_io_stop(r->loop, &rp->w);  /* a no-op when it is not running */
 		if (rp->sp && !rp->sp->gone) {
 			rp->stopping = true;
 			spawn_signal(rp->sp, SIGTERM, &e);
